@@ -1,0 +1,340 @@
+#include "connector.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "errors.h"
+#include "log.h"
+#include "page_token.h"
+#include "snapshot_merge.h"
+
+namespace workato_connector {
+namespace v1 = ::workato::connector::v1;
+namespace {
+
+std::string NewId(absl::string_view prefix) {
+  absl::BitGen gen;
+  return absl::StrFormat("%s%016x", prefix, absl::Uniform<uint64_t>(gen));
+}
+
+absl::Status RequireConnectionId(const std::string& id) {
+  if (id.empty()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, reason::kInvalidConnectionId,
+                     "connection_id is required");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> EffectivePageSize(int32_t requested) {
+  if (requested < 0) {
+    return MakeError(absl::StatusCode::kInvalidArgument, reason::kInvalidPageSize,
+                     absl::StrCat("page_size must not be negative, got ", requested));
+  }
+  if (requested == 0) return Connector::kDefaultPageSize;
+  return std::min<int>(requested, Connector::kMaxPageSize);
+}
+
+bool IsAuthFailure(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnauthenticated ||
+         status.code() == absl::StatusCode::kPermissionDenied;
+}
+
+absl::Status MissingPermission(const std::vector<std::string>& groups) {
+  std::string list = absl::StrJoin(groups, "\" and \"");
+  return MakeError(
+      absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      absl::StrCat("the token is valid but its API client role lacks the \"", list,
+                   "\" permission group", groups.size() > 1 ? "s" : "",
+                   "; add it in Workspace admin > API clients > Client roles and connect again"),
+      {{"permission_groups", absl::StrJoin(groups, ",")}});
+}
+
+// ExplainConnectFailure decides what failed when at least one of the two
+// probes did. A 401 from both means a bad token (or the wrong data center);
+// any other mix of 401/403 means a valid token whose role lacks a group.
+absl::Status ExplainConnectFailure(const absl::Status& details, const absl::Status& members,
+                                   DataCenter dc) {
+  if (!details.ok() && !IsAuthFailure(details)) return details;
+  if (!members.ok() && !IsAuthFailure(members)) return members;
+  if (details.code() == absl::StatusCode::kUnauthenticated &&
+      members.code() == absl::StatusCode::kUnauthenticated) {
+    return MakeError(
+        absl::StatusCode::kUnauthenticated, reason::kTokenRejected,
+        absl::StrCat("Workato's ", DataCenterName(dc),
+                     " data center rejected the API token; check that the workspace signs in at "
+                     "that data center and that the token was copied whole"),
+        {{"data_center", DataCenterName(dc)}});
+  }
+  std::vector<std::string> missing;
+  if (!details.ok()) missing.emplace_back(kWorkspaceDetailsGroup);
+  if (!members.ok()) missing.emplace_back(kWorkspaceCollaboratorsGroup);
+  return MissingPermission(missing);
+}
+
+}  // namespace
+
+Connector::Connector(const WorkatoClient* client, Store* store, TokenCipher cipher, Clock clock)
+    : client_(client), store_(store), cipher_(std::move(cipher)), clock_(std::move(clock)) {}
+
+absl::StatusOr<v1::Connection> Connector::Connect(const v1::ConnectRequest& request,
+                                                  absl::Time deadline) {
+  const DataCenter dc = request.data_center();
+  if (dc == v1::DATA_CENTER_UNSPECIFIED || DataCenterName(dc).empty()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, reason::kInvalidDataCenter,
+                     dc == v1::DATA_CENTER_UNSPECIFIED
+                         ? "data_center is required: the data center your Workato workspace signs "
+                           "in at (US, EU, JP, SG, AU, IL or DEVELOPER_SANDBOX)"
+                         : absl::StrCat("unknown data_center value ", static_cast<int>(dc)));
+  }
+  if (absl::Status valid = ValidateApiToken(request.api_token()); !valid.ok()) return valid;
+  const std::string& token = request.api_token();
+
+  absl::StatusOr<Workspace> workspace = client_->GetWorkspace(dc, token, deadline);
+  if (!workspace.ok() && !IsAuthFailure(workspace.status())) return workspace.status();
+  absl::StatusOr<CollaboratorListing> members = client_->ListCollaborators(dc, token, deadline);
+  if (!workspace.ok() || !members.ok()) {
+    return ExplainConnectFailure(workspace.status(), members.status(), dc);
+  }
+
+  std::lock_guard<std::mutex> lock(connect_mu_);
+  absl::StatusOr<std::optional<StoredConnection>> existing =
+      store_->FindConnection(dc, workspace->id);
+  if (!existing.ok()) return existing.status();
+  const absl::Time now = clock_();
+  StoredConnection stored;
+  v1::Connection& c = stored.connection;
+  if (existing->has_value()) {
+    c = (*existing)->connection;
+  } else {
+    c.set_id(NewId("conn_"));
+    c.set_data_center(dc);
+    c.set_workspace_id(workspace->id);
+    *c.mutable_create_time() = ToTimestamp(now);
+  }
+  c.set_workspace_name(workspace->name);
+  if (!request.display_name().empty()) {
+    c.set_display_name(request.display_name());
+  } else if (c.display_name().empty()) {
+    c.set_display_name(workspace->name);
+  }
+  c.set_state(v1::Connection::ACTIVE);
+  c.clear_state_message();
+  *c.mutable_update_time() = ToTimestamp(now);
+  absl::StatusOr<std::string> sealed = cipher_.Seal(token, c.id());
+  if (!sealed.ok()) return sealed.status();
+  stored.sealed_token = *std::move(sealed);
+  if (absl::Status put = store_->PutConnection(stored); !put.ok()) return put;
+  Log(LogLevel::kInfo, existing->has_value() ? "connection token replaced" : "connection created",
+      {{"connection_id", c.id()},
+       {"data_center", DataCenterName(dc)},
+       {"workspace_id", absl::StrCat(c.workspace_id())}});
+  return store_->GetConnection(c.id()).value_or(stored).connection;
+}
+
+absl::StatusOr<v1::Connection> Connector::GetConnection(const v1::GetConnectionRequest& request) {
+  if (absl::Status s = RequireConnectionId(request.connection_id()); !s.ok()) return s;
+  absl::StatusOr<StoredConnection> stored = store_->GetConnection(request.connection_id());
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->connection);
+}
+
+absl::StatusOr<v1::ListConnectionsResponse> Connector::ListConnections(
+    const v1::ListConnectionsRequest& request) {
+  absl::StatusOr<int> page_size = EffectivePageSize(request.page_size());
+  if (!page_size.ok()) return page_size.status();
+  std::string after;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<std::string> decoded = DecodeConnectionPageToken(request.page_token());
+    if (!decoded.ok()) return decoded.status();
+    after = *std::move(decoded);
+  }
+  absl::StatusOr<ConnectionPage> page = store_->ListConnections(after, *page_size);
+  if (!page.ok()) return page.status();
+  v1::ListConnectionsResponse response;
+  response.set_total_size(page->total_size);
+  for (v1::Connection& c : page->connections) *response.add_connections() = std::move(c);
+  if (page->more && response.connections_size() > 0) {
+    response.set_next_page_token(
+        EncodeConnectionPageToken(response.connections(response.connections_size() - 1).id()));
+  }
+  return response;
+}
+
+absl::Status Connector::DeleteConnection(const v1::DeleteConnectionRequest& request) {
+  if (absl::Status s = RequireConnectionId(request.connection_id()); !s.ok()) return s;
+  absl::Status deleted = store_->DeleteConnection(request.connection_id());
+  if (deleted.ok()) {
+    Log(LogLevel::kInfo, "connection deleted", {{"connection_id", request.connection_id()}});
+  }
+  return deleted;
+}
+
+void Connector::Sync(const v1::SyncRequest& request, absl::Time deadline, SyncCallback done) {
+  const std::string& id = request.connection_id();
+  if (absl::Status s = RequireConnectionId(id); !s.ok()) {
+    done(s);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    std::vector<SyncCallback>& waiters = syncs_in_flight_[id];
+    waiters.push_back(std::move(done));
+    if (waiters.size() > 1) return;  // Joined the run in flight.
+  }
+  absl::StatusOr<v1::SyncRun> result = RunSync(id, deadline);
+  std::vector<SyncCallback> waiters;
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    auto it = syncs_in_flight_.find(id);
+    waiters = std::move(it->second);
+    syncs_in_flight_.erase(it);
+  }
+  for (SyncCallback& waiter : waiters) waiter(result);
+}
+
+absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
+                                               absl::Time deadline) {
+  absl::StatusOr<StoredConnection> stored = store_->GetConnection(connection_id);
+  if (!stored.ok()) return stored.status();
+  v1::SyncRun run;
+  run.set_id(NewId("run_"));
+  run.set_connection_id(connection_id);
+  *run.mutable_start_time() = ToTimestamp(clock_());
+
+  absl::Status outcome;
+  absl::StatusOr<std::string> token = cipher_.Open(stored->sealed_token, connection_id);
+  if (!token.ok()) {
+    outcome = MarkNeedsReconnect(
+        connection_id, "the stored token cannot be decrypted with the server's key; Connect again");
+  } else {
+    absl::StatusOr<CollaboratorListing> listing =
+        client_->ListCollaborators(stored->connection.data_center(), *token, deadline);
+    if (!listing.ok()) {
+      outcome = ExplainListingFailure(*stored, *token, listing.status(), deadline);
+    } else {
+      outcome = CheckComplete(connection_id, *listing);
+      if (outcome.ok()) {
+        absl::StatusOr<SyncCounts> counts =
+            store_->ApplySnapshot(connection_id, std::move(listing->users), clock_());
+        if (counts.ok()) {
+          run.set_active_user_count(counts->active);
+          run.set_added_count(counts->added);
+          run.set_updated_count(counts->updated);
+          run.set_removed_count(counts->removed);
+        } else {
+          outcome = counts.status();
+        }
+      }
+    }
+  }
+
+  *run.mutable_end_time() = ToTimestamp(clock_());
+  if (outcome.ok()) {
+    run.set_state(v1::SyncRun::SUCCEEDED);
+    if (stored->connection.state() != v1::Connection::ACTIVE) {
+      // A sync that works proves the token works again.
+      (void)store_->SetConnectionState(connection_id, v1::Connection::ACTIVE, "", clock_());
+    }
+  } else {
+    run.set_state(v1::SyncRun::FAILED);
+    run.set_error_reason(ErrorReason(outcome));
+    run.set_error_message(std::string(outcome.message()));
+  }
+  if (absl::Status recorded = store_->RecordSyncRun(run); !recorded.ok() && outcome.ok()) {
+    outcome = recorded;
+  }
+  Log(outcome.ok() ? LogLevel::kInfo : LogLevel::kWarning, "sync finished",
+      {{"connection_id", connection_id},
+       {"sync_run_id", run.id()},
+       {"state", v1::SyncRun::State_Name(run.state())},
+       {"active", absl::StrCat(run.active_user_count())},
+       {"added", absl::StrCat(run.added_count())},
+       {"updated", absl::StrCat(run.updated_count())},
+       {"removed", absl::StrCat(run.removed_count())},
+       {"reason", run.error_reason()}});
+  if (!outcome.ok()) return outcome;
+  return run;
+}
+
+absl::Status Connector::ExplainListingFailure(const StoredConnection& stored,
+                                              const std::string& token, absl::Status failure,
+                                              absl::Time deadline) {
+  if (failure.code() != absl::StatusCode::kUnauthenticated) return failure;
+  // Workato answers 401 both for a dead token and for a live one lacking the
+  // collaborators privilege: the other endpoint family tells them apart.
+  absl::StatusOr<Workspace> workspace =
+      client_->GetWorkspace(stored.connection.data_center(), token, deadline);
+  if (workspace.ok()) return MissingPermission({std::string(kWorkspaceCollaboratorsGroup)});
+  if (workspace.status().code() == absl::StatusCode::kPermissionDenied) {
+    return MissingPermission(
+        {std::string(kWorkspaceDetailsGroup), std::string(kWorkspaceCollaboratorsGroup)});
+  }
+  if (workspace.status().code() != absl::StatusCode::kUnauthenticated) return workspace.status();
+  return MarkNeedsReconnect(stored.connection.id(),
+                            "Workato rejects the stored API token (it may have been revoked or "
+                            "regenerated); Connect again with a new token");
+}
+
+absl::Status Connector::MarkNeedsReconnect(const std::string& connection_id,
+                                           const std::string& why) {
+  (void)store_->SetConnectionState(connection_id, v1::Connection::NEEDS_RECONNECT, why, clock_());
+  return MakeError(absl::StatusCode::kFailedPrecondition, reason::kNeedsReconnect, why,
+                   {{"connection_id", connection_id}});
+}
+
+absl::Status Connector::CheckComplete(const std::string& connection_id,
+                                      const CollaboratorListing& listing) {
+  const auto listed = static_cast<int64_t>(listing.users.size());
+  if (listing.total.has_value() && *listing.total != listed) {
+    return MakeError(absl::StatusCode::kUnavailable, reason::kIncompleteListing,
+                     absl::StrCat("Workato's collaborator list holds ", listed,
+                                  " entries but says its total is ", *listing.total,
+                                  "; stored users were left unchanged, sync again later"));
+  }
+  if (listed == 0) {
+    absl::StatusOr<UserPage> stored = store_->ListUsers(connection_id, false, std::nullopt, 1);
+    if (!stored.ok()) return stored.status();
+    if (stored->total_size > 0) {
+      return MakeError(absl::StatusCode::kUnavailable, reason::kIncompleteListing,
+                       "Workato listed no collaborators, but every workspace has at least its "
+                       "owner; stored users were left unchanged, sync again later");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ListUsersResponse> Connector::ListUsers(const v1::ListUsersRequest& request) {
+  if (absl::Status s = RequireConnectionId(request.connection_id()); !s.ok()) return s;
+  absl::StatusOr<int> page_size = EffectivePageSize(request.page_size());
+  if (!page_size.ok()) return page_size.status();
+  std::optional<UserKey> after;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<UserKey> key =
+        DecodeUserPageToken(request.page_token(), request.connection_id(), request.show_removed());
+    if (!key.ok()) return key.status();
+    after = *std::move(key);
+  }
+  absl::StatusOr<UserPage> page =
+      store_->ListUsers(request.connection_id(), request.show_removed(), after, *page_size);
+  if (!page.ok()) return page.status();
+  v1::ListUsersResponse response;
+  response.set_total_size(page->total_size);
+  response.mutable_users()->Reserve(static_cast<int>(page->users.size()));
+  for (v1::User& user : page->users) *response.add_users() = std::move(user);
+  if (page->more && response.users_size() > 0) {
+    const v1::User& last = response.users(response.users_size() - 1);
+    response.set_next_page_token(EncodeUserPageToken(
+        request.connection_id(), request.show_removed(), UserKey{last.email(), last.id()}));
+  }
+  return response;
+}
+
+}  // namespace workato_connector

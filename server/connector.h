@@ -1,0 +1,83 @@
+#ifndef WORKATO_CONNECTOR_SERVER_CONNECTOR_H_
+#define WORKATO_CONNECTOR_SERVER_CONNECTOR_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include <mutex>
+#include "absl/time/time.h"
+#include "store.h"
+#include "token_cipher.h"
+#include "workato/connector/v1/connector.pb.h"
+#include "workato_client.h"
+
+namespace workato_connector {
+
+// Connector is what the service does, apart from gRPC: it checks and keeps
+// connections, syncs their collaborators into the Store and pages through
+// them. Every method is thread-safe. Errors carry stable reasons (errors.h).
+class Connector {
+ public:
+  using Clock = std::function<absl::Time()>;
+  using SyncCallback = std::function<void(absl::StatusOr<::workato::connector::v1::SyncRun>)>;
+
+  static constexpr int kDefaultPageSize = 100;
+  static constexpr int kMaxPageSize = 1000;
+
+  // `client` and `store` must outlive the Connector.
+  Connector(const WorkatoClient* client, Store* store, TokenCipher cipher,
+            Clock clock = &absl::Now);
+
+  // Connect validates locally, then checks the token against both endpoint
+  // families, and stores the connection (replacing the token of an already
+  // connected workspace, keeping its id). Blocks on Workato.
+  [[nodiscard]] absl::StatusOr<::workato::connector::v1::Connection> Connect(
+      const ::workato::connector::v1::ConnectRequest& request, absl::Time deadline);
+
+  [[nodiscard]] absl::StatusOr<::workato::connector::v1::Connection> GetConnection(
+      const ::workato::connector::v1::GetConnectionRequest& request);
+
+  [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListConnectionsResponse> ListConnections(
+      const ::workato::connector::v1::ListConnectionsRequest& request);
+
+  [[nodiscard]] absl::Status DeleteConnection(
+      const ::workato::connector::v1::DeleteConnectionRequest& request);
+
+  // Sync runs a sync of the connection, or joins the one already running:
+  // `done` is called exactly once with the run's result, on the thread that
+  // ran it. Blocks on Workato when this call runs the sync.
+  void Sync(const ::workato::connector::v1::SyncRequest& request, absl::Time deadline,
+            SyncCallback done);
+
+  [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListUsersResponse> ListUsers(
+      const ::workato::connector::v1::ListUsersRequest& request);
+
+ private:
+  absl::StatusOr<::workato::connector::v1::SyncRun> RunSync(const std::string& connection_id,
+                                                            absl::Time deadline);
+  // Why a collaborator listing failed, after probing the other endpoint
+  // family when Workato answered 401.
+  absl::Status ExplainListingFailure(const StoredConnection& stored, const std::string& token,
+                                     absl::Status failure, absl::Time deadline);
+  absl::Status CheckComplete(const std::string& connection_id, const CollaboratorListing& listing);
+  absl::Status MarkNeedsReconnect(const std::string& connection_id, const std::string& why);
+
+  const WorkatoClient* client_;
+  Store* store_;
+  const TokenCipher cipher_;
+  const Clock clock_;
+
+  // Serialises the find-seal-store step of Connect, so that two Connects of
+  // one new workspace cannot create two connections.
+  std::mutex connect_mu_;
+  std::mutex sync_mu_;
+  // Callers waiting on the sync in flight, per connection id.
+  std::map<std::string, std::vector<SyncCallback>> syncs_in_flight_;
+};
+
+}  // namespace workato_connector
+
+#endif  // WORKATO_CONNECTOR_SERVER_CONNECTOR_H_

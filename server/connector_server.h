@@ -1,0 +1,65 @@
+#ifndef WORKATO_CONNECTOR_SERVER_CONNECTOR_SERVER_H_
+#define WORKATO_CONNECTOR_SERVER_CONNECTOR_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "connector.h"
+#include "curl_fetcher.h"
+#include "executor.h"
+#include "grpc_service.h"
+#include "grpcpp/server.h"
+#include "http_fetcher.h"
+#include "store.h"
+#include "workato_client.h"
+
+namespace workato_connector {
+
+// Everything the server is configured with; main() fills it from flags.
+struct ServerOptions {
+  std::string listen = "0.0.0.0:50051";
+  // "DC=URL[,DC=URL...]", see DataCenterEndpoints::ApplyOverrides.
+  std::string workato_url_overrides;
+  CurlFetcherOptions curl;
+  int executor_threads = 8;
+  size_t executor_queue = 256;
+};
+
+// ConnectorServer wires the layers together and serves them over gRPC, with
+// the health service and server reflection.
+class ConnectorServer {
+ public:
+  // Start builds and starts the server. `store` and `fetcher` default to a
+  // MemoryStore and a CurlFetcher; tests pass their own.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ConnectorServer>> Start(
+      ServerOptions options, std::unique_ptr<Store> store = nullptr,
+      std::unique_ptr<HttpFetcher> fetcher = nullptr);
+
+  ~ConnectorServer();
+
+  // The port actually bound (useful with "127.0.0.1:0").
+  [[nodiscard]] int port() const { return port_; }
+
+  // Shutdown marks health NOT_SERVING, refuses new calls, lets calls in
+  // flight finish until `drain` passes, then cancels the rest.
+  void Shutdown(absl::Duration drain);
+
+ private:
+  ConnectorServer() = default;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<HttpFetcher> fetcher_;
+  std::unique_ptr<WorkatoClient> client_;
+  std::unique_ptr<Connector> connector_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<WorkatoConnectorService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace workato_connector
+
+#endif  // WORKATO_CONNECTOR_SERVER_CONNECTOR_SERVER_H_

@@ -1,0 +1,132 @@
+#include "grpc_service.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "errors.h"
+#include "log.h"
+
+namespace workato_connector {
+namespace v1 = ::workato::connector::v1;
+namespace {
+
+absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
+  auto deadline = context->deadline();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
+// Finish completes a call with its result and logs one line for it. The log
+// names the method, code and connection; requests (which may hold a token)
+// are never logged.
+template <typename T>
+void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
+            const std::string& connection_id, absl::StatusOr<T> result, T* response) {
+  absl::Status status = result.status();
+  if (result.ok()) *response = *std::move(result);
+  LogFields fields = {
+      {"rpc_method", std::string(method)},
+      {"grpc_code", absl::StatusCodeToString(status.code())},
+      {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - start))}};
+  if (!connection_id.empty()) fields.emplace_back("connection_id", connection_id);
+  if (!status.ok()) {
+    fields.emplace_back("reason", ErrorReason(status));
+    fields.emplace_back("error", std::string(status.message()));
+  }
+  Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc finished", fields);
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+absl::Status Overloaded() {
+  return MakeError(absl::StatusCode::kResourceExhausted, reason::kOverloaded,
+                   "the server has too many calls to Workato waiting; try again shortly");
+}
+
+}  // namespace
+
+WorkatoConnectorService::WorkatoConnectorService(Connector* connector, Executor* executor)
+    : connector_(connector), executor_(executor) {}
+
+grpc::ServerUnaryReactor* WorkatoConnectorService::Connect(grpc::CallbackServerContext* context,
+                                                           const v1::ConnectRequest* request,
+                                                           v1::Connection* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = DeadlineOf(context);
+  bool queued = executor_->TrySubmit([this, reactor, request, response, start, deadline] {
+    absl::StatusOr<v1::Connection> result = connector_->Connect(*request, deadline);
+    std::string id = result.ok() ? result->id() : "";
+    Finish(reactor, "Connect", start, id, std::move(result), response);
+  });
+  if (!queued) {
+    Finish<v1::Connection>(reactor, "Connect", start, "", Overloaded(), response);
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkatoConnectorService::GetConnection(
+    grpc::CallbackServerContext* context, const v1::GetConnectionRequest* request,
+    v1::Connection* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  Finish(reactor, "GetConnection", start, request->connection_id(),
+         connector_->GetConnection(*request), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkatoConnectorService::ListConnections(
+    grpc::CallbackServerContext* context, const v1::ListConnectionsRequest* request,
+    v1::ListConnectionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  Finish(reactor, "ListConnections", start, "", connector_->ListConnections(*request), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkatoConnectorService::DeleteConnection(
+    grpc::CallbackServerContext* context, const v1::DeleteConnectionRequest* request,
+    v1::DeleteConnectionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  absl::Status deleted = connector_->DeleteConnection(*request);
+  absl::StatusOr<v1::DeleteConnectionResponse> result =
+      deleted.ok() ? absl::StatusOr<v1::DeleteConnectionResponse>(v1::DeleteConnectionResponse())
+                   : absl::StatusOr<v1::DeleteConnectionResponse>(deleted);
+  Finish(reactor, "DeleteConnection", start, request->connection_id(), std::move(result), response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkatoConnectorService::Sync(grpc::CallbackServerContext* context,
+                                                        const v1::SyncRequest* request,
+                                                        v1::SyncRun* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = DeadlineOf(context);
+  bool queued = executor_->TrySubmit([this, reactor, request, response, start, deadline] {
+    connector_->Sync(*request, deadline,
+                     [reactor, request, response, start](absl::StatusOr<v1::SyncRun> result) {
+                       Finish(reactor, "Sync", start, request->connection_id(), std::move(result),
+                              response);
+                     });
+  });
+  if (!queued) {
+    Finish<v1::SyncRun>(reactor, "Sync", start, request->connection_id(), Overloaded(), response);
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkatoConnectorService::ListUsers(grpc::CallbackServerContext* context,
+                                                             const v1::ListUsersRequest* request,
+                                                             v1::ListUsersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  Finish(reactor, "ListUsers", start, request->connection_id(), connector_->ListUsers(*request),
+         response);
+  return reactor;
+}
+
+}  // namespace workato_connector

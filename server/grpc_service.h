@@ -1,0 +1,49 @@
+#ifndef WORKATO_CONNECTOR_SERVER_GRPC_SERVICE_H_
+#define WORKATO_CONNECTOR_SERVER_GRPC_SERVICE_H_
+
+#include "connector.h"
+#include "executor.h"
+#include "workato/connector/v1/connector.grpc.pb.h"
+
+namespace workato_connector {
+
+// WorkatoConnectorService adapts Connector to gRPC's callback API. Calls
+// that wait on Workato (Connect, Sync) run on the Executor; the others are
+// quick store reads and finish on gRPC's thread.
+class WorkatoConnectorService final
+    : public ::workato::connector::v1::WorkatoConnector::CallbackService {
+ public:
+  // Both must outlive the service.
+  WorkatoConnectorService(Connector* connector, Executor* executor);
+
+  grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context,
+                                    const ::workato::connector::v1::ConnectRequest* request,
+                                    ::workato::connector::v1::Connection* response) override;
+  grpc::ServerUnaryReactor* GetConnection(
+      grpc::CallbackServerContext* context,
+      const ::workato::connector::v1::GetConnectionRequest* request,
+      ::workato::connector::v1::Connection* response) override;
+  grpc::ServerUnaryReactor* ListConnections(
+      grpc::CallbackServerContext* context,
+      const ::workato::connector::v1::ListConnectionsRequest* request,
+      ::workato::connector::v1::ListConnectionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteConnection(
+      grpc::CallbackServerContext* context,
+      const ::workato::connector::v1::DeleteConnectionRequest* request,
+      ::workato::connector::v1::DeleteConnectionResponse* response) override;
+  grpc::ServerUnaryReactor* Sync(grpc::CallbackServerContext* context,
+                                 const ::workato::connector::v1::SyncRequest* request,
+                                 ::workato::connector::v1::SyncRun* response) override;
+  grpc::ServerUnaryReactor* ListUsers(
+      grpc::CallbackServerContext* context,
+      const ::workato::connector::v1::ListUsersRequest* request,
+      ::workato::connector::v1::ListUsersResponse* response) override;
+
+ private:
+  Connector* connector_;
+  Executor* executor_;
+};
+
+}  // namespace workato_connector
+
+#endif  // WORKATO_CONNECTOR_SERVER_GRPC_SERVICE_H_

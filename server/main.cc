@@ -1,0 +1,95 @@
+// workato-connector-server: flags in, ConnectorServer out.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "connector_server.h"
+#include "log.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (host:port).");
+ABSL_FLAG(std::string, workato_url_override, "",
+          "Replace data centers' API base URLs: DC=URL[,DC=URL...], e.g. "
+          "US=http://127.0.0.1:18080. For tests and private deployments; the only way to use "
+          "plain http.");
+ABSL_FLAG(std::string, workato_ca_file, "",
+          "Extra PEM CA bundle to trust for Workato (e.g. a TLS-inspecting proxy's CA).");
+ABSL_FLAG(absl::Duration, workato_connect_timeout, absl::Seconds(10),
+          "Timeout for opening a connection to Workato.");
+ABSL_FLAG(absl::Duration, workato_request_timeout, absl::Seconds(60),
+          "Timeout for one whole request to Workato (Workato itself gives up after ~40s).");
+ABSL_FLAG(absl::Duration, workato_low_speed_time, absl::Seconds(30),
+          "Abort a request to Workato that receives nothing for this long.");
+ABSL_FLAG(int64_t, workato_max_response_bytes, int64_t{256} << 20,
+          "Abort Workato responses larger than this many bytes.");
+ABSL_FLAG(int, executor_threads, 8, "Threads for calls that wait on Workato (Connect, Sync).");
+ABSL_FLAG(int, executor_queue, 256,
+          "Calls that may wait for an executor thread before RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, store, "memory",
+          "Where connections and users live: \"memory\" (lost on restart).");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long calls in flight may take to finish.");
+ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error.");
+
+namespace {
+
+int Fail(const std::string& message) {
+  workato_connector::Log(workato_connector::LogLevel::kError, message);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves the workato.connector.v1.WorkatoConnector gRPC API. Logs are JSON lines on stderr.");
+  absl::ParseCommandLine(argc, argv);
+
+  workato_connector::LogLevel level;
+  if (!workato_connector::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    return Fail(absl::StrCat("--log_level must be debug, info, warning or error"));
+  }
+  workato_connector::SetLogLevel(level);
+  if (absl::GetFlag(FLAGS_store) != "memory") {
+    return Fail(absl::StrCat("--store=", absl::GetFlag(FLAGS_store),
+                             " is not supported; use --store=memory"));
+  }
+
+  workato_connector::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.workato_url_overrides = absl::GetFlag(FLAGS_workato_url_override);
+  options.curl.ca_file = absl::GetFlag(FLAGS_workato_ca_file);
+  options.curl.connect_timeout = absl::GetFlag(FLAGS_workato_connect_timeout);
+  options.curl.request_timeout = absl::GetFlag(FLAGS_workato_request_timeout);
+  options.curl.low_speed_time = absl::GetFlag(FLAGS_workato_low_speed_time);
+  options.curl.max_response_bytes = absl::GetFlag(FLAGS_workato_max_response_bytes);
+  options.executor_threads = absl::GetFlag(FLAGS_executor_threads);
+  options.executor_queue = static_cast<size_t>(absl::GetFlag(FLAGS_executor_queue));
+  if (options.executor_threads < 1 || absl::GetFlag(FLAGS_executor_queue) < 1) {
+    return Fail("--executor_threads and --executor_queue must be at least 1");
+  }
+
+  // Block the stop signals before any thread starts, so that only sigwait
+  // below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = workato_connector::ConnectorServer::Start(std::move(options));
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+
+  int received = 0;
+  sigwait(&signals, &received);
+  workato_connector::Log(workato_connector::LogLevel::kInfo, "stopping",
+                         {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown(absl::GetFlag(FLAGS_drain_timeout));
+  return 0;
+}

@@ -1,0 +1,104 @@
+#ifndef WORKATO_CONNECTOR_SERVER_STORE_H_
+#define WORKATO_CONNECTOR_SERVER_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "workato/connector/v1/connector.pb.h"
+
+namespace workato_connector {
+
+// A connection as stored: the public record plus the sealed token (see
+// TokenCipher), which never leaves the server.
+struct StoredConnection {
+  ::workato::connector::v1::Connection connection;
+  std::string sealed_token;
+};
+
+// The keyset position of a user in list order (email, then id).
+struct UserKey {
+  std::string email;
+  int64_t id = 0;
+};
+
+// What a sync changed.
+struct SyncCounts {
+  int32_t active = 0;
+  int32_t added = 0;
+  int32_t updated = 0;
+  int32_t removed = 0;
+};
+
+struct UserPage {
+  std::vector<::workato::connector::v1::User> users;
+  // Users matching the filter over all pages.
+  int32_t total_size = 0;
+  // True when users follow the last one returned.
+  bool more = false;
+};
+
+struct ConnectionPage {
+  std::vector<::workato::connector::v1::Connection> connections;
+  int32_t total_size = 0;
+  bool more = false;
+};
+
+// Store keeps connections and their user snapshots. Implementations are
+// thread-safe. Errors: NOT_FOUND (CONNECTION_NOT_FOUND) for an unknown
+// connection id; storage failures are UNAVAILABLE or FAILED_PRECONDITION
+// (STORAGE_ERROR).
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  [[nodiscard]] virtual absl::StatusOr<StoredConnection> GetConnection(const std::string& id) = 0;
+
+  // FindConnection returns the connection of a workspace, if any.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<StoredConnection>> FindConnection(
+      ::workato::connector::v1::DataCenter data_center, int64_t workspace_id) = 0;
+
+  // PutConnection inserts or replaces a connection by id. Its users and its
+  // last_sync are kept when it is replaced.
+  [[nodiscard]] virtual absl::Status PutConnection(const StoredConnection& connection) = 0;
+
+  // ListConnections returns connections ordered by id, starting after
+  // `after_id` ("" for the first page).
+  [[nodiscard]] virtual absl::StatusOr<ConnectionPage> ListConnections(const std::string& after_id,
+                                                                       int limit) = 0;
+
+  // DeleteConnection forgets a connection, its token and all its users.
+  [[nodiscard]] virtual absl::Status DeleteConnection(const std::string& id) = 0;
+
+  // SetConnectionState records the state (and a message for people).
+  [[nodiscard]] virtual absl::Status SetConnectionState(
+      const std::string& id, ::workato::connector::v1::Connection::State state,
+      const std::string& message, absl::Time now) = 0;
+
+  // RecordSyncRun stores a finished run as the connection's last_sync.
+  [[nodiscard]] virtual absl::Status RecordSyncRun(
+      const ::workato::connector::v1::SyncRun& run) = 0;
+
+  // ApplySnapshot merges a complete listing into the stored users (see
+  // MergeSnapshot) and replaces them atomically: a reader sees either the
+  // old users or the new ones. On any error nothing changes.
+  [[nodiscard]] virtual absl::StatusOr<SyncCounts> ApplySnapshot(
+      const std::string& connection_id, std::vector<::workato::connector::v1::User> listed,
+      absl::Time now) = 0;
+
+  // ListUsers returns up to `limit` users of a connection in (email, id)
+  // order, strictly after `after` when given. Removed users only when
+  // `show_removed`.
+  [[nodiscard]] virtual absl::StatusOr<UserPage> ListUsers(const std::string& connection_id,
+                                                           bool show_removed,
+                                                           const std::optional<UserKey>& after,
+                                                           int limit) = 0;
+};
+
+}  // namespace workato_connector
+
+#endif  // WORKATO_CONNECTOR_SERVER_STORE_H_

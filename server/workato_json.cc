@@ -1,0 +1,166 @@
+#include "workato_json.h"
+
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "errors.h"
+#include "simdjson.h"
+
+namespace workato_connector {
+namespace v1 = ::workato::connector::v1;
+namespace {
+
+absl::Status BadResponse(absl::string_view message) {
+  return MakeError(absl::StatusCode::kUnavailable, reason::kWorkatoBadResponse,
+                   absl::StrCat("Workato answered with unexpected JSON: ", message));
+}
+
+// Field returns the member `key` of `object`, or nullopt when it is missing
+// or null: the API leaves many optional fields null.
+std::optional<simdjson::dom::element> Field(simdjson::dom::object object, const char* key) {
+  simdjson::dom::element value;
+  if (object[key].get(value) != simdjson::SUCCESS || value.is_null()) return std::nullopt;
+  return value;
+}
+
+// StringField returns a string member, or "" when missing, null or not a
+// string (tolerated: the field is informational).
+std::string StringField(simdjson::dom::object object, const char* key) {
+  std::optional<simdjson::dom::element> value = Field(object, key);
+  std::string_view text;
+  if (!value.has_value() || value->get_string().get(text) != simdjson::SUCCESS) return "";
+  return std::string(text);
+}
+
+// IdField accepts an integer (ids can exceed 2^31) or a string of digits.
+std::optional<int64_t> IdField(simdjson::dom::object object, const char* key) {
+  std::optional<simdjson::dom::element> value = Field(object, key);
+  if (!value.has_value()) return std::nullopt;
+  int64_t id = 0;
+  if (value->get_int64().get(id) == simdjson::SUCCESS) return id;
+  std::string_view text;
+  if (value->get_string().get(text) == simdjson::SUCCESS &&
+      absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &id))
+    return id;
+  return std::nullopt;
+}
+
+// TimeField parses an RFC 3339 member; nullopt when missing or malformed.
+std::optional<google::protobuf::Timestamp> TimeField(simdjson::dom::object object,
+                                                     const char* key) {
+  return ParseRfc3339(StringField(object, key));
+}
+
+absl::StatusOr<v1::User> MapCollaborator(simdjson::dom::element element, size_t index) {
+  simdjson::dom::object object;
+  if (element.get_object().get(object) != simdjson::SUCCESS) {
+    return BadResponse(absl::StrCat("data[", index, "] is not an object"));
+  }
+  std::optional<int64_t> id = IdField(object, "id");
+  if (!id.has_value()) return BadResponse(absl::StrCat("data[", index, "] has no integer id"));
+  v1::User user;
+  user.set_id(*id);
+  user.set_email(StringField(object, "email"));
+  user.set_name(StringField(object, "name"));
+  user.set_grant_type(StringField(object, "grant_type"));
+  user.set_external_id(StringField(object, "external_id"));
+  user.set_time_zone(StringField(object, "time_zone"));
+  if (auto created = TimeField(object, "created_at")) *user.mutable_create_time() = *created;
+  if (std::optional<simdjson::dom::element> log = Field(object, "last_activity_log")) {
+    simdjson::dom::object log_object;
+    if (log->get_object().get(log_object) == simdjson::SUCCESS) {
+      if (auto visited = TimeField(log_object, "created_at")) {
+        *user.mutable_last_visit_time() = *visited;
+      }
+    }
+  }
+  if (std::optional<simdjson::dom::element> roles = Field(object, "roles")) {
+    simdjson::dom::array array;
+    if (roles->get_array().get(array) == simdjson::SUCCESS) {
+      for (simdjson::dom::element role_element : array) {
+        simdjson::dom::object role;
+        if (role_element.get_object().get(role) != simdjson::SUCCESS) continue;
+        v1::EnvironmentRole* out = user.add_roles();
+        out->set_environment(StringField(role, "environment_type"));
+        out->set_role_name(StringField(role, "role_name"));
+        out->set_role_type(StringField(role, "role_type"));
+      }
+    }
+  }
+  return user;
+}
+
+}  // namespace
+
+std::optional<google::protobuf::Timestamp> ParseRfc3339(absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  absl::Time time;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return std::nullopt;
+  int64_t seconds = absl::ToUnixSeconds(time);
+  google::protobuf::Timestamp timestamp;
+  timestamp.set_seconds(seconds);
+  timestamp.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  return timestamp;
+}
+
+absl::StatusOr<Workspace> ParseWorkspace(absl::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json.data(), json.size());
+  simdjson::dom::element document;
+  if (auto error = parser.parse(padded).get(document); error != simdjson::SUCCESS) {
+    return BadResponse(absl::StrCat("workspace details are not valid JSON (",
+                                    simdjson::error_message(error), ")"));
+  }
+  simdjson::dom::object object;
+  if (document.get_object().get(object) != simdjson::SUCCESS) {
+    return BadResponse("workspace details are not a JSON object");
+  }
+  std::optional<int64_t> id = IdField(object, "id");
+  if (!id.has_value()) return BadResponse("workspace details have no integer id");
+  Workspace workspace;
+  workspace.id = *id;
+  workspace.name = StringField(object, "name");
+  return workspace;
+}
+
+absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json.data(), json.size());
+  simdjson::dom::element document;
+  if (auto error = parser.parse(padded).get(document); error != simdjson::SUCCESS) {
+    return BadResponse(absl::StrCat("the collaborator list is not valid JSON (",
+                                    simdjson::error_message(error), ")"));
+  }
+  simdjson::dom::object object;
+  if (document.get_object().get(object) != simdjson::SUCCESS) {
+    return BadResponse("the collaborator list is not a JSON object");
+  }
+  simdjson::dom::array data;
+  if (object["data"].get_array().get(data) != simdjson::SUCCESS) {
+    return BadResponse("the collaborator list has no \"data\" array");
+  }
+  CollaboratorListing listing;
+  if (std::optional<simdjson::dom::element> total = Field(object, "total")) {
+    int64_t value = 0;
+    if (total->get_int64().get(value) != simdjson::SUCCESS) {
+      return BadResponse("the collaborator list's \"total\" is not an integer");
+    }
+    listing.total = value;
+  }
+  listing.users.reserve(data.size());
+  size_t index = 0;
+  for (simdjson::dom::element element : data) {
+    absl::StatusOr<v1::User> user = MapCollaborator(element, index++);
+    if (!user.ok()) return user.status();
+    listing.users.push_back(*std::move(user));
+  }
+  return listing;
+}
+
+}  // namespace workato_connector

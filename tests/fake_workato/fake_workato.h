@@ -1,0 +1,180 @@
+// A stand-in for the Workato Developer API (GET /api/users/me and
+// GET /api/members) that listens on 127.0.0.1 over real sockets, so tests and
+// the demo exercise the same HTTP path the connector uses in production.
+// Everything about the real API it imitates is in docs/workato-api.md.
+
+#ifndef WORKATO_CONNECTOR_TESTS_FAKE_WORKATO_FAKE_WORKATO_H_
+#define WORKATO_CONNECTOR_TESTS_FAKE_WORKATO_FAKE_WORKATO_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace workato_connector::testing {
+
+// One entry of a collaborator's `roles` array.
+struct FakeRole {
+  std::string environment_type;  // "dev", "test" or "prod"
+  std::string role_name;
+  std::optional<std::string> role_type;  // omitted from the JSON when unset
+};
+
+// One element of the /api/members `data` array.
+struct FakeCollaborator {
+  int64_t id = 0;
+  std::string email;
+  std::string name;
+  std::string grant_type = "team";
+  std::string time_zone = "Pacific Time (US & Canada)";
+  // RFC 3339, emitted verbatim so tests can feed odd but valid timestamps.
+  std::string created_at = "2024-01-15T10:20:30.123-08:00";
+  std::optional<std::string> external_id;  // null when unset
+  // `last_activity_log` is null when unset, else
+  // {"id":..,"event_type":"login","created_at":<this>}.
+  std::optional<std::string> last_activity_at;
+  std::vector<FakeRole> roles;
+};
+
+// What one API token opens: a workspace, its collaborators and the permission
+// groups of the token's client role.
+struct FakeWorkspace {
+  int64_t id = 0;
+  std::string name;
+  std::vector<FakeCollaborator> collaborators;
+  bool can_read_details = true;        // "Workspace details": /api/users/me
+  bool can_read_collaborators = true;  // "Workspace collaborators": /api/members
+  // Workato's quirk: a valid token lacking a privilege gets 401, not 403.
+  bool missing_privilege_as_401 = false;
+};
+
+// The endpoint families the fake serves.
+enum class Endpoint { kUsersMe, kMembers };
+
+// An HTTP server imitating Workato. All methods are thread-safe: tests may
+// script failures or swap workspaces while requests are being served.
+class FakeWorkato {
+ public:
+  FakeWorkato();
+  FakeWorkato(const FakeWorkato&) = delete;
+  FakeWorkato& operator=(const FakeWorkato&) = delete;
+  // Stops the server (see Stop()).
+  ~FakeWorkato();
+
+  // Listens on 127.0.0.1:`port` (0 picks a free port) and serves on a
+  // background thread. Returns the bound port once the server accepts
+  // connections, or -1 if it could not bind or is already running.
+  int Start(int port = 0);
+  // Stops serving and joins the background thread; requests sleeping in a
+  // SetDelay() delay are woken up. Safe to call when not running.
+  void Stop();
+  // The bound port, or 0 when not running.
+  int port() const;
+  // "http://127.0.0.1:<port>".
+  std::string BaseUrl() const;
+
+  // Makes `token` open `ws`, replacing whatever it opened before.
+  void SetWorkspace(const std::string& token, FakeWorkspace ws);
+  // Makes `token` unknown, so requests with it get 401.
+  void RemoveToken(const std::string& token);
+
+  // Scripts the next `count` requests to `e` to answer `status` with `body`
+  // (application/json) and the extra `headers` (e.g. Retry-After), whatever
+  // their token. Calls queue up: a second FailNext applies after the first
+  // one's requests are used up.
+  void FailNext(Endpoint e, int status, std::string body = R"({"message":"Server error"})",
+                int count = 1, std::vector<std::pair<std::string, std::string>> headers = {});
+  // Replaces the /api/members body of requests that pass auth with exactly
+  // `body` (malformed JSON, a wrong total, ...); std::nullopt restores the
+  // normal body.
+  void SetMembersBodyOverride(std::optional<std::string> body);
+  // Sleeps `d` before answering each request to `e`; zero turns it off.
+  void SetDelay(Endpoint e, absl::Duration d);
+
+  // Requests received for `e`, including failed and rejected ones.
+  int RequestCount(Endpoint e) const;
+  // Requests to any other path or method (answered 404).
+  int UnknownRequestCount() const;
+  // The Authorization header of the most recent request ("" if it had none).
+  std::string LastAuthorizationHeader() const;
+  // Clears scripted failures, the members override, delays, counters and the
+  // last Authorization header; keeps the workspaces.
+  void Reset();
+
+ private:
+  struct ScriptedFailure {
+    int status = 500;
+    std::string body;
+    int remaining = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  struct EndpointState {
+    int request_count = 0;
+    absl::Duration delay = absl::ZeroDuration();
+    std::deque<ScriptedFailure> failures;
+  };
+
+  void Serve(const httplib::Request& req, httplib::Response& res, Endpoint e);
+  void ServeUnknown(const httplib::Request& req, httplib::Response& res);
+  // Both require mu_ to be held.
+  EndpointState& StateFor(Endpoint e);
+  const EndpointState& StateFor(Endpoint e) const;
+
+  // std::mutex rather than absl::Mutex: Debian's prebuilt Abseil is not built
+  // with TSan, so TSan cannot see absl::Mutex and reports false races in
+  // sanitizer builds; it does intercept std::mutex.
+  mutable std::mutex mu_;
+  // Wakes delayed handlers when Stop() sets stopping_.
+  std::condition_variable stopping_cv_;
+  // Everything below up to lifecycle_mu_ is guarded by mu_.
+  std::map<std::string, FakeWorkspace> workspaces_;
+  EndpointState users_me_;
+  EndpointState members_;
+  int unknown_request_count_ = 0;
+  std::optional<std::string> members_body_override_;
+  std::string last_authorization_;
+  bool stopping_ = false;
+  int port_ = 0;
+
+  // Start() and Stop() are not meant to race each other; lifecycle_mu_ keeps
+  // them from doing so anyway. Guards server_ and thread_.
+  std::mutex lifecycle_mu_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+// Serialises a /api/members body: {"data":[...],"total":N}, where `total`
+// defaults to `collaborators.size()`. Each element also carries fields the
+// connector does not know, as the real API may add some at any time.
+std::string MembersJson(const std::vector<FakeCollaborator>& collaborators,
+                        std::optional<int64_t> total = std::nullopt);
+
+// Serialises a /api/users/me body for `ws`, with the documented fields (many
+// null) plus an unknown nested one.
+std::string UsersMeJson(const FakeWorkspace& ws);
+
+// Returns `n` deterministic but varied collaborators for `seed`: ids above
+// 2^31, Unicode names, mixed-case emails (all unique), null activity for about
+// 1 in 5, null external ids, timestamps with various offsets and fractional
+// second lengths, three-environment new-model roles and dev-only legacy roles,
+// and a few federation managers. The first one is always an admin "owner".
+std::vector<FakeCollaborator> GenerateCollaborators(int n, uint32_t seed = 1);
+
+}  // namespace workato_connector::testing
+
+#endif  // WORKATO_CONNECTOR_TESTS_FAKE_WORKATO_FAKE_WORKATO_H_

@@ -1,0 +1,142 @@
+#include "workato_json.h"
+
+#include <string>
+
+#include "errors.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace workato_connector {
+namespace {
+
+namespace v1 = ::workato::connector::v1;
+
+constexpr char kMembers[] = R"json({
+  "data": [
+    {
+      "id": 3000000001,
+      "grant_type": "team",
+      "name": "Zoë \"Z\" Ng",
+      "email": "Zoe.Ng@Example.com",
+      "time_zone": "Pacific Time (US & Canada)",
+      "created_at": "2024-01-15T10:20:30.123-08:00",
+      "external_id": "okta-42",
+      "last_activity_log": {"id": 9, "event_type": "login", "created_at": "2026-11-30T08:00:00.5Z"},
+      "roles": [
+        {"environment_type": "dev", "role_name": "Environment admin", "role_type": "environment"},
+        {"environment_type": "test", "role_name": "Member", "role_type": "environment"},
+        {"environment_type": "prod", "role_name": "No access", "role_type": "environment"}
+      ],
+      "avatar_url": null,
+      "future_field": {"nested": [1, 2, {"x": null}]}
+    },
+    {
+      "id": "17",
+      "grant_type": "federation_manager",
+      "name": "Legacy Admin",
+      "email": "admin@example.com",
+      "time_zone": null,
+      "created_at": "2020-02-29T23:59:59+05:30",
+      "external_id": null,
+      "last_activity_log": null,
+      "roles": [{"environment_type": "dev", "role_name": "Admin"}]
+    },
+    {"id": 18}
+  ],
+  "total": 3,
+  "extra": true
+})json";
+
+TEST(WorkatoJsonTest, MapsEveryCollaboratorField) {
+  auto listing = ParseCollaborators(kMembers);
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  ASSERT_EQ(listing->users.size(), 3u);
+  EXPECT_EQ(listing->total, 3);
+
+  const v1::User& zoe = listing->users[0];
+  EXPECT_EQ(zoe.id(), 3000000001LL);
+  EXPECT_EQ(zoe.email(), "Zoe.Ng@Example.com");  // Case kept as Workato sent it.
+  EXPECT_EQ(zoe.name(), "Zoë \"Z\" Ng");
+  EXPECT_EQ(zoe.grant_type(), "team");
+  EXPECT_EQ(zoe.external_id(), "okta-42");
+  EXPECT_EQ(zoe.time_zone(), "Pacific Time (US & Canada)");
+  // 2024-01-15T10:20:30.123-08:00 == 2024-01-15T18:20:30.123Z
+  EXPECT_EQ(zoe.create_time().seconds(), 1705342830);
+  EXPECT_EQ(zoe.create_time().nanos(), 123000000);
+  ASSERT_TRUE(zoe.has_last_visit_time());
+  EXPECT_EQ(zoe.last_visit_time().seconds(), 1796025600);
+  EXPECT_EQ(zoe.last_visit_time().nanos(), 500000000);
+  ASSERT_EQ(zoe.roles_size(), 3);
+  EXPECT_EQ(zoe.roles(0).environment(), "dev");
+  EXPECT_EQ(zoe.roles(0).role_name(), "Environment admin");
+  EXPECT_EQ(zoe.roles(0).role_type(), "environment");
+  EXPECT_EQ(zoe.roles(2).environment(), "prod");
+  EXPECT_EQ(zoe.roles(2).role_name(), "No access");
+  // The sync, not the parser, decides state and licenses.
+  EXPECT_EQ(zoe.state(), v1::User::STATE_UNSPECIFIED);
+  EXPECT_EQ(zoe.licenses_size(), 0);
+
+  const v1::User& legacy = listing->users[1];
+  EXPECT_EQ(legacy.id(), 17);  // Numeric strings are tolerated.
+  EXPECT_EQ(legacy.grant_type(), "federation_manager");
+  EXPECT_EQ(legacy.external_id(), "");
+  EXPECT_EQ(legacy.time_zone(), "");
+  EXPECT_FALSE(legacy.has_last_visit_time());
+  EXPECT_EQ(legacy.create_time().seconds(), 1583000999);  // 2020-02-29T18:29:59Z
+  ASSERT_EQ(legacy.roles_size(), 1);
+  EXPECT_EQ(legacy.roles(0).role_type(), "");
+
+  const v1::User& minimal = listing->users[2];
+  EXPECT_EQ(minimal.id(), 18);
+  EXPECT_EQ(minimal.email(), "");
+  EXPECT_FALSE(minimal.has_create_time());
+  EXPECT_EQ(minimal.roles_size(), 0);
+}
+
+TEST(WorkatoJsonTest, TotalIsOptional) {
+  auto listing = ParseCollaborators(R"({"data": []})");
+  ASSERT_TRUE(listing.ok());
+  EXPECT_FALSE(listing->total.has_value());
+}
+
+TEST(WorkatoJsonTest, MalformedListingsAreBadResponses) {
+  const char* bad[] = {"",
+                       "not json",
+                       R"({"data": [{"id": 1}])",  // Cut short.
+                       R"([])",
+                       R"({"total": 1})",
+                       R"({"data": {"id": 1}})",
+                       R"({"data": [{"name": "no id"}], "total": 1})",
+                       R"({"data": [{"id": 1.5}], "total": 1})",
+                       R"({"data": ["x"], "total": 1})",
+                       R"({"data": [], "total": "many"})"};
+  for (const char* json : bad) {
+    auto listing = ParseCollaborators(json);
+    ASSERT_FALSE(listing.ok()) << json;
+    EXPECT_EQ(listing.status().code(), absl::StatusCode::kUnavailable) << json;
+    EXPECT_EQ(ErrorReason(listing.status()), reason::kWorkatoBadResponse) << json;
+  }
+}
+
+TEST(WorkatoJsonTest, WorkspaceDetails) {
+  auto workspace = ParseWorkspace(
+      R"({"id": 4294967296, "name": "Acme", "plan_id": null, "company_name": null,
+          "recipes_count": 3, "unknown": {"a": [1]}})");
+  ASSERT_TRUE(workspace.ok()) << workspace.status();
+  EXPECT_EQ(workspace->id, 4294967296LL);
+  EXPECT_EQ(workspace->name, "Acme");
+  EXPECT_FALSE(ParseWorkspace(R"({"name": "no id"})").ok());
+  EXPECT_FALSE(ParseWorkspace("<html>").ok());
+}
+
+TEST(WorkatoJsonTest, Rfc3339Variants) {
+  EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:01Z")->seconds(), 1);
+  EXPECT_EQ(ParseRfc3339("1970-01-01T01:00:01+01:00")->seconds(), 1);
+  EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:01.000001Z")->nanos(), 1000);
+  EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:01.123456789-00:00")->nanos(), 123456789);
+  EXPECT_FALSE(ParseRfc3339("yesterday").has_value());
+  EXPECT_FALSE(ParseRfc3339("").has_value());
+}
+
+}  // namespace
+}  // namespace workato_connector
