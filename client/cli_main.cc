@@ -20,6 +20,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -114,12 +115,21 @@ std::string ShortName(const std::string& enum_name, absl::string_view prefix) {
   return std::string(absl::StripPrefix(enum_name, prefix));
 }
 
+// DisplayWidth counts UTF-8 code points, so that names in any script line up.
+size_t DisplayWidth(const std::string& text) {
+  size_t width = 0;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++width;
+  }
+  return width;
+}
+
 // PrintTable prints rows with columns padded to their widest cell.
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths(header.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
   };
   measure(header);
   for (const auto& row : rows) measure(row);
@@ -127,7 +137,7 @@ void PrintTable(const std::vector<std::string>& header,
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+      if (i + 1 < row.size()) line += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
     }
     std::cout << line << "\n";
   };
@@ -172,7 +182,7 @@ absl::StatusOr<std::string> ReadToken() {
 
 int Connect(Stub& stub) {
   v1::ConnectRequest request;
-  std::string dc = absl::GetFlag(FLAGS_data_center);
+  std::string dc = absl::AsciiStrToUpper(absl::GetFlag(FLAGS_data_center));
   v1::DataCenter value;
   if (!v1::DataCenter_Parse(absl::StrCat("DATA_CENTER_", dc), &value) &&
       !v1::DataCenter_Parse(dc, &value)) {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds and runs the test suite.
+#   ./scripts/test.sh          quick: one RelWithDebInfo build, every test
+#   ./scripts/test.sh --full   also the whole suite under ASan+UBSan and under TSan
+# Build directories are reused between runs (build/, build-asan/, build-tsan/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+full=0
+for arg in "$@"; do
+  case "$arg" in
+    --full) full=1 ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
+
+./scripts/install-deps.sh
+
+run_suite() {  # run_suite BUILD_DIR [CMAKE_ARGS...]
+  local dir=$1
+  shift
+  echo "== build $dir $*"
+  ./scripts/build.sh "$dir" "$@" | tail -1
+  echo "== test $dir"
+  ctest --test-dir "$dir" --output-on-failure -j2 --timeout 300
+}
+
+run_suite build
+if [ "$full" -eq 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  run_suite build-asan -DWC_SANITIZE_ADDRESS=ON
+  run_suite build-tsan -DWC_SANITIZE_THREAD=ON
+fi

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The built binaries end to end: fake-workato and workato-connector-server on
+# loopback, driven by workato-connector-cli. Checks output, exit codes, every
+# way of passing the token, and that the token never reaches the server's log.
+# Usage: tests/cli_test.sh BUILD_DIR
+set -uo pipefail
+build=${1:?usage: cli_test.sh BUILD_DIR}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+check() {  # check NAME COMMAND...: passes when COMMAND succeeds.
+  local name=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+token="cli-test-token-$RANDOM$RANDOM"
+printf '%s\n' "$token" >"$work/token"
+wport=$(free_port)
+gport=$(free_port)
+"$build/tests/fake_workato/fake-workato" --port="$wport" --token_file="$work/token" --users=12 \
+  >"$work/workato.log" 2>&1 &
+pids+=($!)
+"$build/server/workato-connector-server" --listen="127.0.0.1:$gport" \
+  --workato_url_override="US=http://127.0.0.1:$wport" 2>"$work/server.log" &
+server_pid=$!
+pids+=($server_pid)
+cli() { "$build/client/workato-connector-cli" --server="127.0.0.1:$gport" "$@"; }
+for _ in $(seq 1 100); do
+  cli connections >/dev/null 2>&1 && grep -q listening "$work/workato.log" && break
+  sleep 0.1
+done
+
+# Token from a file; table output.
+cli connect --data_center=US --token_file="$work/token" >"$work/connect.txt"
+check "connect prints the connection" grep -q "ACTIVE" "$work/connect.txt"
+id=$(awk 'NR==2 {print $1}' "$work/connect.txt")
+check "connection id" test -n "$id"
+# Token from the environment and from stdin reconnect the same workspace.
+WORKATO_API_TOKEN="$token" cli connect --data_center=us --json >"$work/env.json"
+check "token from env, same id" grep -q "\"id\": \"$id\"" "$work/env.json"
+cli connect --data_center=US <"$work/token" >"$work/stdin.txt" 2>/dev/null
+check "token from stdin, same id" grep -q "$id" "$work/stdin.txt"
+
+cli sync "$id" >"$work/sync.txt"
+check "sync reports 12 active" grep -q "12 active" "$work/sync.txt"
+cli users "$id" >"$work/users.txt"
+check "users lists 12" grep -q "^12 users" "$work/users.txt"
+check "users have the license" test "$(grep -c ' Workato$' "$work/users.txt")" -eq 12
+cli --json users "$id" --page_size=5 >"$work/users.json"
+check "json users" python3 -c "
+import json,sys; d=json.load(open('$work/users.json'))
+assert len(d['users'])==12, d
+assert all(u['licenses']==['Workato'] and u['state']=='ACTIVE' for u in d['users'])"
+
+# Errors: non-zero exit and the server's code and reason.
+printf 'wrong-token\n' >"$work/bad"
+cli connect --data_center=US --token_file="$work/bad" 2>"$work/err.txt"
+check "bad token exits 1" test $? -eq 1
+check "bad token says UNAUTHENTICATED" grep -q "UNAUTHENTICATED (TOKEN_REJECTED)" "$work/err.txt"
+cli connect --data_center=MARS --token_file="$work/token" 2>/dev/null
+check "unknown data center exits 2" test $? -eq 2
+cli sync conn_missing 2>"$work/err.txt"
+check "missing connection exits 1" test $? -eq 1
+check "missing connection is NOT_FOUND" grep -q "NOT_FOUND (CONNECTION_NOT_FOUND)" "$work/err.txt"
+cli users 2>/dev/null
+check "users without id exits 2" test $? -eq 2
+
+cli disconnect "$id" >/dev/null
+check "disconnect" test $? -eq 0
+cli connections >"$work/list.txt"
+check "no connections left" test "$(wc -l <"$work/list.txt")" -eq 1
+
+# SIGTERM stops the server cleanly.
+kill -TERM "$server_pid"
+wait "$server_pid"
+check "server exits 0 on SIGTERM" test $? -eq 0
+check "server log is JSON lines" python3 -c "
+import json; [json.loads(l) for l in open('$work/server.log')]"
+check "token never in the server log" bash -c "! grep -q '$token' '$work/server.log'"
+
+echo "$passed passed, $failed failed"
+test "$failed" -eq 0
