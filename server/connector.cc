@@ -85,7 +85,7 @@ Connector::Connector(const WorkatoClient* client, Store* store, TokenCipher ciph
     : client_(client), store_(store), cipher_(std::move(cipher)), clock_(std::move(clock)) {}
 
 absl::StatusOr<v1::Connection> Connector::Connect(const v1::ConnectRequest& request,
-                                                  absl::Time deadline) {
+                                                  const CallContext& context) {
   const DataCenter dc = request.data_center();
   if (dc == v1::DATA_CENTER_UNSPECIFIED || DataCenterName(dc).empty()) {
     return MakeError(absl::StatusCode::kInvalidArgument, reason::kInvalidDataCenter,
@@ -97,11 +97,22 @@ absl::StatusOr<v1::Connection> Connector::Connect(const v1::ConnectRequest& requ
   if (absl::Status valid = ValidateApiToken(request.api_token()); !valid.ok()) return valid;
   const std::string& token = request.api_token();
 
-  absl::StatusOr<Workspace> workspace = client_->GetWorkspace(dc, token, deadline);
+  // The workspace (and so its request budget) is known only once
+  // /api/users/me answers; until then the token's own budget is spent.
+  absl::StatusOr<Workspace> workspace =
+      client_->GetWorkspace(dc, token, WorkatoClient::TokenRateScope(dc, token), context);
   if (!workspace.ok() && !IsAuthFailure(workspace.status())) return workspace.status();
-  absl::StatusOr<CollaboratorListing> members = client_->ListCollaborators(dc, token, deadline);
+  absl::StatusOr<CollaboratorListing> members =
+      client_->ListCollaborators(dc, token,
+                                 workspace.ok() ? WorkatoClient::RateScope(dc, workspace->id)
+                                                : WorkatoClient::TokenRateScope(dc, token),
+                                 context);
   if (!workspace.ok() || !members.ok()) {
     return ExplainConnectFailure(workspace.status(), members.status(), dc);
+  }
+  if (context.IsCancelled()) {
+    return MakeError(absl::StatusCode::kCancelled, reason::kCancelled,
+                     "the caller cancelled the call; nothing was stored");
   }
 
   std::lock_guard<std::mutex> lock(connect_mu_);
@@ -177,31 +188,45 @@ absl::Status Connector::DeleteConnection(const v1::DeleteConnectionRequest& requ
   return deleted;
 }
 
-void Connector::Sync(const v1::SyncRequest& request, absl::Time deadline, SyncCallback done) {
-  const std::string& id = request.connection_id();
+void Connector::Sync(const v1::SyncRequest& request, const CallContext& context,
+                     SyncCallback done) {
+  const std::string id = request.connection_id();
   if (absl::Status s = RequireConnectionId(id); !s.ok()) {
     done(s);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(sync_mu_);
-    std::vector<SyncCallback>& waiters = syncs_in_flight_[id];
-    waiters.push_back(std::move(done));
+    std::vector<SyncWaiter>& waiters = syncs_in_flight_[id];
+    waiters.push_back({std::move(done), context.cancelled});
     if (waiters.size() > 1) return;  // Joined the run in flight.
   }
-  absl::StatusOr<v1::SyncRun> result = RunSync(id, deadline);
-  std::vector<SyncCallback> waiters;
+  CallContext run_context;
+  run_context.deadline = context.deadline;
+  run_context.cancelled = [this, id] { return AllWaitersCancelled(id); };
+  absl::StatusOr<v1::SyncRun> result = RunSync(id, run_context);
+  std::vector<SyncWaiter> waiters;
   {
     std::lock_guard<std::mutex> lock(sync_mu_);
     auto it = syncs_in_flight_.find(id);
     waiters = std::move(it->second);
     syncs_in_flight_.erase(it);
   }
-  for (SyncCallback& waiter : waiters) waiter(result);
+  for (SyncWaiter& waiter : waiters) waiter.done(result);
+}
+
+bool Connector::AllWaitersCancelled(const std::string& connection_id) {
+  std::lock_guard<std::mutex> lock(sync_mu_);
+  auto it = syncs_in_flight_.find(connection_id);
+  if (it == syncs_in_flight_.end()) return false;
+  for (const SyncWaiter& waiter : it->second) {
+    if (!waiter.cancelled || !waiter.cancelled()) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
-                                               absl::Time deadline) {
+                                               const CallContext& context) {
   absl::StatusOr<StoredConnection> stored = store_->GetConnection(connection_id);
   if (!stored.ok()) return stored.status();
   v1::SyncRun run;
@@ -215,12 +240,18 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
     outcome = MarkNeedsReconnect(
         connection_id, "the stored token cannot be decrypted with the server's key; Connect again");
   } else {
-    absl::StatusOr<CollaboratorListing> listing =
-        client_->ListCollaborators(stored->connection.data_center(), *token, deadline);
+    const v1::Connection& c = stored->connection;
+    absl::StatusOr<CollaboratorListing> listing = client_->ListCollaborators(
+        c.data_center(), *token, WorkatoClient::RateScope(c.data_center(), c.workspace_id()),
+        context);
     if (!listing.ok()) {
-      outcome = ExplainListingFailure(*stored, *token, listing.status(), deadline);
+      outcome = ExplainListingFailure(*stored, *token, listing.status(), context);
     } else {
       outcome = CheckComplete(connection_id, *listing);
+      if (outcome.ok() && context.IsCancelled()) {
+        outcome = MakeError(absl::StatusCode::kCancelled, reason::kCancelled,
+                            "every caller cancelled the sync; nothing was stored");
+      }
       if (outcome.ok()) {
         absl::StatusOr<SyncCounts> counts =
             store_->ApplySnapshot(connection_id, std::move(listing->users), clock_());
@@ -266,12 +297,13 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
 
 absl::Status Connector::ExplainListingFailure(const StoredConnection& stored,
                                               const std::string& token, absl::Status failure,
-                                              absl::Time deadline) {
+                                              const CallContext& context) {
   if (failure.code() != absl::StatusCode::kUnauthenticated) return failure;
   // Workato answers 401 both for a dead token and for a live one lacking the
   // collaborators privilege: the other endpoint family tells them apart.
-  absl::StatusOr<Workspace> workspace =
-      client_->GetWorkspace(stored.connection.data_center(), token, deadline);
+  const v1::Connection& c = stored.connection;
+  absl::StatusOr<Workspace> workspace = client_->GetWorkspace(
+      c.data_center(), token, WorkatoClient::RateScope(c.data_center(), c.workspace_id()), context);
   if (workspace.ok()) return MissingPermission({std::string(kWorkspaceCollaboratorsGroup)});
   if (workspace.status().code() == absl::StatusCode::kPermissionDenied) {
     return MissingPermission(

@@ -3,11 +3,11 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include <mutex>
 #include "absl/time/time.h"
 #include "store.h"
 #include "token_cipher.h"
@@ -35,7 +35,7 @@ class Connector {
   // families, and stores the connection (replacing the token of an already
   // connected workspace, keeping its id). Blocks on Workato.
   [[nodiscard]] absl::StatusOr<::workato::connector::v1::Connection> Connect(
-      const ::workato::connector::v1::ConnectRequest& request, absl::Time deadline);
+      const ::workato::connector::v1::ConnectRequest& request, const CallContext& context);
 
   [[nodiscard]] absl::StatusOr<::workato::connector::v1::Connection> GetConnection(
       const ::workato::connector::v1::GetConnectionRequest& request);
@@ -48,20 +48,29 @@ class Connector {
 
   // Sync runs a sync of the connection, or joins the one already running:
   // `done` is called exactly once with the run's result, on the thread that
-  // ran it. Blocks on Workato when this call runs the sync.
-  void Sync(const ::workato::connector::v1::SyncRequest& request, absl::Time deadline,
+  // ran it. Blocks on Workato when this call runs the sync. The run keeps the
+  // deadline of the call that started it, and stops (storing nothing) only
+  // once every caller waiting on it has cancelled.
+  void Sync(const ::workato::connector::v1::SyncRequest& request, const CallContext& context,
             SyncCallback done);
 
   [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListUsersResponse> ListUsers(
       const ::workato::connector::v1::ListUsersRequest& request);
 
  private:
+  struct SyncWaiter {
+    SyncCallback done;
+    std::function<bool()> cancelled;
+  };
+
   absl::StatusOr<::workato::connector::v1::SyncRun> RunSync(const std::string& connection_id,
-                                                            absl::Time deadline);
+                                                            const CallContext& context);
   // Why a collaborator listing failed, after probing the other endpoint
   // family when Workato answered 401.
   absl::Status ExplainListingFailure(const StoredConnection& stored, const std::string& token,
-                                     absl::Status failure, absl::Time deadline);
+                                     absl::Status failure, const CallContext& context);
+  // True once every caller waiting on the connection's sync has cancelled.
+  bool AllWaitersCancelled(const std::string& connection_id);
   absl::Status CheckComplete(const std::string& connection_id, const CollaboratorListing& listing);
   absl::Status MarkNeedsReconnect(const std::string& connection_id, const std::string& why);
 
@@ -75,7 +84,7 @@ class Connector {
   std::mutex connect_mu_;
   std::mutex sync_mu_;
   // Callers waiting on the sync in flight, per connection id.
-  std::map<std::string, std::vector<SyncCallback>> syncs_in_flight_;
+  std::map<std::string, std::vector<SyncWaiter>> syncs_in_flight_;
 };
 
 }  // namespace workato_connector

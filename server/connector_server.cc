@@ -25,7 +25,10 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   server->store_ = store != nullptr ? std::move(store) : std::make_unique<MemoryStore>();
   server->fetcher_ =
       fetcher != nullptr ? std::move(fetcher) : std::make_unique<CurlFetcher>(options.curl);
-  server->client_ = std::make_unique<WorkatoClient>(server->fetcher_.get(), std::move(endpoints));
+  server->rate_limiter_ = std::make_unique<RateLimiter>(options.rate_limit_per_minute,
+                                                        options.rate_limit_burst, Clock::Real());
+  server->client_ = std::make_unique<WorkatoClient>(server->fetcher_.get(), std::move(endpoints),
+                                                    options.workato, server->rate_limiter_.get());
   server->connector_ =
       std::make_unique<Connector>(server->client_.get(), server->store_.get(), *std::move(cipher));
   server->executor_ = std::make_unique<Executor>(options.executor_threads, options.executor_queue);

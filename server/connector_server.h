@@ -12,6 +12,7 @@
 #include "grpc_service.h"
 #include "grpcpp/server.h"
 #include "http_fetcher.h"
+#include "rate_limiter.h"
 #include "store.h"
 #include "workato_client.h"
 
@@ -23,6 +24,10 @@ struct ServerOptions {
   // "DC=URL[,DC=URL...]", see DataCenterEndpoints::ApplyOverrides.
   std::string workato_url_overrides;
   CurlFetcherOptions curl;
+  WorkatoClientOptions workato;
+  // Requests per minute per workspace and endpoint family, and the burst.
+  int rate_limit_per_minute = 60;
+  int rate_limit_burst = 5;
   int executor_threads = 8;
   size_t executor_queue = 256;
 };
@@ -51,6 +56,7 @@ class ConnectorServer {
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<HttpFetcher> fetcher_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<WorkatoClient> client_;
   std::unique_ptr<Connector> connector_;
   std::unique_ptr<Executor> executor_;

@@ -25,7 +25,9 @@ struct Transfer {
   int64_t max_bytes = 0;
   bool too_large = false;
   absl::Time deadline = absl::InfiniteFuture();
+  const std::function<bool()>* cancelled = nullptr;
   bool deadline_hit = false;
+  bool cancel_hit = false;
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -59,11 +61,15 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 }
 
 // Called by curl about once a second and on every read: aborts the transfer
-// once the caller's deadline has passed.
+// once the caller's deadline has passed or the caller has gone away.
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* transfer = static_cast<Transfer*>(user);
   if (absl::Now() >= transfer->deadline) {
     transfer->deadline_hit = true;
+    return 1;
+  }
+  if (*transfer->cancelled && (*transfer->cancelled)()) {
+    transfer->cancel_hit = true;
     return 1;
   }
   return 0;
@@ -130,6 +136,7 @@ absl::StatusOr<HttpResponse> CurlFetcher::Get(const HttpRequest& request) {
   Transfer transfer;
   transfer.max_bytes = options_.max_response_bytes;
   transfer.deadline = request.deadline;
+  transfer.cancelled = &request.cancelled;
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -175,13 +182,20 @@ absl::StatusOr<HttpResponse> CurlFetcher::Get(const HttpRequest& request) {
   // A failed transfer may leave its connection in an unknown state: drop it.
   handle.reset();
   std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-  if (transfer.too_large || code == CURLE_FILESIZE_EXCEEDED) {
-    return Unavailable(absl::StrCat("Workato's response is larger than the limit of ",
-                                    options_.max_response_bytes,
-                                    " bytes (--workato_max_response_bytes)"));
+  if (transfer.cancel_hit) {
+    return MakeError(absl::StatusCode::kCancelled, reason::kCancelled,
+                     "the caller cancelled the call while Workato was answering");
   }
-  if (transfer.deadline_hit ||
-      (code == CURLE_OPERATION_TIMEDOUT && absl::Now() >= request.deadline)) {
+  if (transfer.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    return MakeError(
+        absl::StatusCode::kUnavailable, reason::kWorkatoResponseTooLarge,
+        absl::StrCat("Workato's response is larger than the limit of ", options_.max_response_bytes,
+                     " bytes (--workato_max_response_bytes)"));
+  }
+  // curl's own timer may fire a hair before absl::Now() reaches the deadline
+  // it was derived from: a timeout bounded by the deadline is the deadline.
+  const bool deadline_bound = remaining < options_.request_timeout;
+  if (transfer.deadline_hit || (code == CURLE_OPERATION_TIMEDOUT && deadline_bound)) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, reason::kWorkatoUnavailable,
                      "the call's deadline passed while waiting for Workato");
   }
@@ -197,8 +211,9 @@ absl::StatusOr<HttpResponse> CurlFetcher::Get(const HttpRequest& request) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
-      return Unavailable(absl::StrCat("TLS with Workato failed: ", detail,
-                                      " (a TLS-inspecting proxy needs --workato_ca_file)"));
+      return MakeError(absl::StatusCode::kUnavailable, reason::kWorkatoTlsError,
+                       absl::StrCat("TLS with Workato failed: ", detail,
+                                    " (a TLS-inspecting proxy needs --workato_ca_file)"));
     default:
       return Unavailable(absl::StrCat("request to Workato failed: ", detail));
   }

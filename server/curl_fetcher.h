@@ -3,10 +3,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include <mutex>
 #include "absl/time/time.h"
 #include "http_fetcher.h"
 

@@ -56,6 +56,13 @@ absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
   return status;
 }
 
+std::optional<absl::Duration> RetryDelayOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryDelayUrl);
+  int64_t ms = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &ms)) return std::nullopt;
+  return absl::Milliseconds(ms);
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   google::rpc::Status details;
@@ -69,14 +76,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     (*info.mutable_metadata())[key] = value;
   }
   details.add_details()->PackFrom(info);
-  if (auto delay = status.GetPayload(kRetryDelayUrl); delay.has_value()) {
-    int64_t ms = 0;
-    if (absl::SimpleAtoi(std::string(*delay), &ms)) {
-      google::rpc::RetryInfo retry;
-      retry.mutable_retry_delay()->set_seconds(ms / 1000);
-      retry.mutable_retry_delay()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
-      details.add_details()->PackFrom(retry);
-    }
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
+    const int64_t ms = absl::ToInt64Milliseconds(*delay);
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(ms / 1000);
+    retry.mutable_retry_delay()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+    details.add_details()->PackFrom(retry);
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
                       details.SerializeAsString());

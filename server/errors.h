@@ -2,6 +2,7 @@
 #define WORKATO_CONNECTOR_SERVER_ERRORS_H_
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -29,6 +30,8 @@ inline constexpr absl::string_view kNeedsReconnect = "NEEDS_RECONNECT";
 inline constexpr absl::string_view kWorkatoUnavailable = "WORKATO_UNAVAILABLE";
 inline constexpr absl::string_view kWorkatoRateLimited = "WORKATO_RATE_LIMITED";
 inline constexpr absl::string_view kWorkatoBadResponse = "WORKATO_BAD_RESPONSE";
+inline constexpr absl::string_view kWorkatoTlsError = "WORKATO_TLS_ERROR";
+inline constexpr absl::string_view kWorkatoResponseTooLarge = "WORKATO_RESPONSE_TOO_LARGE";
 inline constexpr absl::string_view kIncompleteListing = "INCOMPLETE_LISTING";
 inline constexpr absl::string_view kOverloaded = "OVERLOADED";
 inline constexpr absl::string_view kStorageError = "STORAGE_ERROR";
@@ -51,6 +54,9 @@ using ErrorMetadata = std::map<std::string, std::string>;
 
 // WithRetryDelay attaches a suggested retry delay (sent as google.rpc.RetryInfo).
 [[nodiscard]] absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// RetryDelayOf returns the delay attached by WithRetryDelay, if any.
+[[nodiscard]] std::optional<absl::Duration> RetryDelayOf(const absl::Status& status);
 
 // ToGrpcStatus converts at the gRPC edge: same code and message, plus a
 // google.rpc.Status in the details with ErrorInfo (and RetryInfo when set).

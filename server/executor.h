@@ -1,13 +1,12 @@
 #ifndef WORKATO_CONNECTOR_SERVER_EXECUTOR_H_
 #define WORKATO_CONNECTOR_SERVER_EXECUTOR_H_
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
-
-#include <condition_variable>
-#include <mutex>
 
 namespace workato_connector {
 

@@ -12,12 +12,16 @@ namespace workato_connector {
 namespace v1 = ::workato::connector::v1;
 namespace {
 
-absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
+// ContextOf gives the layers below the caller's deadline and a way to see
+// that the caller has gone (cancelled, or its deadline passed).
+CallContext ContextOf(grpc::CallbackServerContext* context) {
+  CallContext call;
   auto deadline = context->deadline();
-  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
-    return absl::InfiniteFuture();
+  if (deadline < std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    call.deadline = absl::FromChrono(deadline);
   }
-  return absl::FromChrono(deadline);
+  call.cancelled = [context] { return context->IsCancelled(); };
+  return call;
 }
 
 // Finish completes a call with its result and logs one line for it. The log
@@ -56,9 +60,9 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::Connect(grpc::CallbackServerC
                                                            v1::Connection* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  const absl::Time deadline = DeadlineOf(context);
-  bool queued = executor_->TrySubmit([this, reactor, request, response, start, deadline] {
-    absl::StatusOr<v1::Connection> result = connector_->Connect(*request, deadline);
+  CallContext call = ContextOf(context);
+  bool queued = executor_->TrySubmit([this, reactor, request, response, start, call] {
+    absl::StatusOr<v1::Connection> result = connector_->Connect(*request, call);
     std::string id = result.ok() ? result->id() : "";
     Finish(reactor, "Connect", start, id, std::move(result), response);
   });
@@ -105,13 +109,12 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::Sync(grpc::CallbackServerCont
                                                         v1::SyncRun* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  const absl::Time deadline = DeadlineOf(context);
-  bool queued = executor_->TrySubmit([this, reactor, request, response, start, deadline] {
-    connector_->Sync(*request, deadline,
-                     [reactor, request, response, start](absl::StatusOr<v1::SyncRun> result) {
-                       Finish(reactor, "Sync", start, request->connection_id(), std::move(result),
-                              response);
-                     });
+  CallContext call = ContextOf(context);
+  bool queued = executor_->TrySubmit([this, reactor, request, response, start, call] {
+    connector_->Sync(
+        *request, call, [reactor, request, response, start](absl::StatusOr<v1::SyncRun> result) {
+          Finish(reactor, "Sync", start, request->connection_id(), std::move(result), response);
+        });
   });
   if (!queued) {
     Finish<v1::SyncRun>(reactor, "Sync", start, request->connection_id(), Overloaded(), response);

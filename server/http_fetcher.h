@@ -1,6 +1,7 @@
 #ifndef WORKATO_CONNECTOR_SERVER_HTTP_FETCHER_H_
 #define WORKATO_CONNECTOR_SERVER_HTTP_FETCHER_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,9 @@ struct HttpRequest {
   // The transfer is aborted when this passes (absl::InfiniteFuture() = only
   // the fetcher's own timeouts apply).
   absl::Time deadline = absl::InfiniteFuture();
+  // Polled during the transfer (about once a second at least); true aborts
+  // it with CANCELLED.
+  std::function<bool()> cancelled;
 };
 
 // What came back. Any HTTP status is a response, not an error.

@@ -28,6 +28,23 @@ ABSL_FLAG(absl::Duration, workato_low_speed_time, absl::Seconds(30),
           "Abort a request to Workato that receives nothing for this long.");
 ABSL_FLAG(int64_t, workato_max_response_bytes, int64_t{256} << 20,
           "Abort Workato responses larger than this many bytes.");
+ABSL_FLAG(int, workato_max_attempts, 4,
+          "Attempts per request to Workato; transient failures (connection errors, timeouts, "
+          "429, 500, 502, 503, 504) are retried with exponential backoff and full jitter.");
+ABSL_FLAG(absl::Duration, workato_retry_budget, absl::Seconds(90),
+          "Total time one request to Workato may spend on attempts and backoff (never beyond "
+          "the gRPC caller's deadline).");
+ABSL_FLAG(absl::Duration, workato_initial_backoff, absl::Milliseconds(500),
+          "Upper bound of the first backoff; it doubles per retry up to --workato_max_backoff.");
+ABSL_FLAG(absl::Duration, workato_max_backoff, absl::Seconds(16), "Largest backoff bound.");
+ABSL_FLAG(absl::Duration, workato_max_retry_after, absl::Seconds(60),
+          "Longest Retry-After (429/503) waited for; a longer one fails the call at once with "
+          "google.rpc.RetryInfo.");
+ABSL_FLAG(int, workato_rate_limit_per_minute, 60,
+          "Requests per minute this server sends per workspace and endpoint family (Workato's "
+          "limit is 60).");
+ABSL_FLAG(int, workato_rate_limit_burst, 5,
+          "Requests that may go back to back before the per-minute pacing applies.");
 ABSL_FLAG(int, executor_threads, 8, "Threads for calls that wait on Workato (Connect, Sync).");
 ABSL_FLAG(int, executor_queue, 256,
           "Calls that may wait for an executor thread before RESOURCE_EXHAUSTED.");
@@ -69,6 +86,19 @@ int main(int argc, char** argv) {
   options.curl.request_timeout = absl::GetFlag(FLAGS_workato_request_timeout);
   options.curl.low_speed_time = absl::GetFlag(FLAGS_workato_low_speed_time);
   options.curl.max_response_bytes = absl::GetFlag(FLAGS_workato_max_response_bytes);
+  options.workato.max_attempts = absl::GetFlag(FLAGS_workato_max_attempts);
+  options.workato.retry_budget = absl::GetFlag(FLAGS_workato_retry_budget);
+  options.workato.initial_backoff = absl::GetFlag(FLAGS_workato_initial_backoff);
+  options.workato.max_backoff = absl::GetFlag(FLAGS_workato_max_backoff);
+  options.workato.max_retry_after = absl::GetFlag(FLAGS_workato_max_retry_after);
+  options.rate_limit_per_minute = absl::GetFlag(FLAGS_workato_rate_limit_per_minute);
+  options.rate_limit_burst = absl::GetFlag(FLAGS_workato_rate_limit_burst);
+  if (options.workato.max_attempts < 1 || options.rate_limit_per_minute < 1 ||
+      options.rate_limit_burst < 1) {
+    return Fail(
+        "--workato_max_attempts, --workato_rate_limit_per_minute and --workato_rate_limit_burst "
+        "must be at least 1");
+  }
   options.executor_threads = absl::GetFlag(FLAGS_executor_threads);
   options.executor_queue = static_cast<size_t>(absl::GetFlag(FLAGS_executor_queue));
   if (options.executor_threads < 1 || absl::GetFlag(FLAGS_executor_queue) < 1) {

@@ -3,10 +3,10 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include <mutex>
 #include "store.h"
 
 namespace workato_connector {

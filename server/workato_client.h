@@ -1,13 +1,16 @@
 #ifndef WORKATO_CONNECTOR_SERVER_WORKATO_CLIENT_H_
 #define WORKATO_CONNECTOR_SERVER_WORKATO_CLIENT_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "clock.h"
 #include "data_center.h"
 #include "http_fetcher.h"
+#include "rate_limiter.h"
 #include "workato_json.h"
 
 namespace workato_connector {
@@ -17,7 +20,23 @@ namespace workato_connector {
 inline constexpr absl::string_view kWorkspaceDetailsGroup = "Workspace details";
 inline constexpr absl::string_view kWorkspaceCollaboratorsGroup = "Workspace collaborators";
 
-// WorkatoClient speaks the Workato Developer API over an HttpFetcher.
+struct WorkatoClientOptions {
+  // Attempts per request in all (1 = no retries).
+  int max_attempts = 4;
+  // Time budget for one request's attempts and waits; never beyond the
+  // caller's deadline.
+  absl::Duration retry_budget = absl::Seconds(90);
+  absl::Duration initial_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(16);
+  double backoff_multiplier = 2.0;
+  // The longest Retry-After this service waits for; a longer one fails the
+  // call at once with RetryInfo.
+  absl::Duration max_retry_after = absl::Seconds(60);
+};
+
+// WorkatoClient speaks the Workato Developer API over an HttpFetcher, with
+// retries (transient failures only, exponential backoff with full jitter,
+// Retry-After honoured) and a shared RateLimiter.
 //
 // HTTP failures become statuses with the HTTP code in the metadata
 // ("http_status"): 401 UNAUTHENTICATED (TOKEN_REJECTED), 403
@@ -28,17 +47,28 @@ inline constexpr absl::string_view kWorkspaceCollaboratorsGroup = "Workspace col
 // other endpoint family before concluding.
 class WorkatoClient {
  public:
-  // `fetcher` must outlive the client.
-  WorkatoClient(HttpFetcher* fetcher, DataCenterEndpoints endpoints);
+  // `fetcher`, `rate_limiter` (may be null: no limit) and `clock` must
+  // outlive the client.
+  WorkatoClient(HttpFetcher* fetcher, DataCenterEndpoints endpoints,
+                WorkatoClientOptions options = {}, RateLimiter* rate_limiter = nullptr,
+                Clock* clock = Clock::Real());
 
-  // GET /api/users/me: the workspace the token belongs to.
+  // GET /api/users/me: the workspace the token belongs to. `rate_scope`
+  // names whose request budget it spends (e.g. "US/1234"; see RateScope).
   [[nodiscard]] absl::StatusOr<Workspace> GetWorkspace(DataCenter dc, absl::string_view token,
-                                                       absl::Time deadline) const;
+                                                       absl::string_view rate_scope,
+                                                       const CallContext& context) const;
 
   // GET /api/members: every collaborator, in one response.
-  [[nodiscard]] absl::StatusOr<CollaboratorListing> ListCollaborators(DataCenter dc,
-                                                                      absl::string_view token,
-                                                                      absl::Time deadline) const;
+  [[nodiscard]] absl::StatusOr<CollaboratorListing> ListCollaborators(
+      DataCenter dc, absl::string_view token, absl::string_view rate_scope,
+      const CallContext& context) const;
+
+  // RateScope names a workspace's request budget.
+  [[nodiscard]] static std::string RateScope(DataCenter dc, int64_t workspace_id);
+  // TokenRateScope names the budget of a token whose workspace is not known
+  // yet (Connect's first request): a SHA-256 fingerprint, never the token.
+  [[nodiscard]] static std::string TokenRateScope(DataCenter dc, absl::string_view token);
 
   // HttpStatusOf returns the HTTP status recorded in an error from this
   // client, or 0 when the error did not come from an HTTP answer.
@@ -47,10 +77,17 @@ class WorkatoClient {
  private:
   [[nodiscard]] absl::StatusOr<HttpResponse> Get(DataCenter dc, absl::string_view path,
                                                  absl::string_view token, absl::string_view group,
-                                                 absl::Time deadline) const;
+                                                 absl::string_view rate_scope,
+                                                 const CallContext& context) const;
+  [[nodiscard]] absl::StatusOr<HttpResponse> GetOnce(const HttpRequest& request,
+                                                     absl::string_view group,
+                                                     absl::string_view path) const;
 
   HttpFetcher* fetcher_;
   DataCenterEndpoints endpoints_;
+  WorkatoClientOptions options_;
+  RateLimiter* rate_limiter_;
+  Clock* clock_;
 };
 
 }  // namespace workato_connector

@@ -12,11 +12,11 @@
 namespace workato_connector {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Endpoint;
 using testing::FakeWorkato;
 using testing::FakeWorkspace;
 using testing::GenerateCollaborators;
+using ::testing::HasSubstr;
 
 class CurlFetcherTest : public ::testing::Test {
  protected:

@@ -23,12 +23,12 @@ namespace workato_connector {
 namespace {
 
 namespace v1 = ::workato::connector::v1;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::Endpoint;
 using testing::FakeWorkato;
 using testing::FakeWorkspace;
 using testing::GenerateCollaborators;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kToken[] = "wrk-test-token-0123456789";
 constexpr char kOtherToken[] = "wrk-test-token-other-999";
@@ -65,6 +65,9 @@ class ServiceTest : public ::testing::Test {
     options.workato_url_overrides = absl::StrCat("US=", workato_.BaseUrl());
     options.executor_threads = 4;
     options.curl.request_timeout = absl::Seconds(20);
+    // Real retries, quick backoff: a test waits milliseconds, not seconds.
+    options.workato.initial_backoff = absl::Milliseconds(5);
+    options.workato.max_backoff = absl::Milliseconds(20);
     auto server = ConnectorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -161,8 +164,7 @@ TEST_F(ServiceTest, ConnectSyncAndListEveryField) {
     for (size_t r = 0; r < want.roles.size(); ++r) {
       EXPECT_EQ(it->roles(static_cast<int>(r)).environment(), want.roles[r].environment_type);
       EXPECT_EQ(it->roles(static_cast<int>(r)).role_name(), want.roles[r].role_name);
-      EXPECT_EQ(it->roles(static_cast<int>(r)).role_type(),
-                want.roles[r].role_type.value_or(""));
+      EXPECT_EQ(it->roles(static_cast<int>(r)).role_type(), want.roles[r].role_type.value_or(""));
     }
     ASSERT_EQ(it->licenses_size(), 1);
     EXPECT_EQ(it->licenses(0), "Workato");
@@ -177,8 +179,8 @@ TEST_F(ServiceTest, LocalValidationErrors) {
   EXPECT_EQ(ReasonOf(status), "INVALID_DATA_CENTER");
   status = Connect(kToken, &out, static_cast<v1::DataCenter>(77));
   EXPECT_EQ(ReasonOf(status), "INVALID_DATA_CENTER");
-  for (const std::string& token : {std::string(), std::string("has space"),
-                                   std::string("ctl\x01"), std::string(1025, 'a')}) {
+  for (const std::string& token :
+       {std::string(), std::string("has space"), std::string("ctl\x01"), std::string(1025, 'a')}) {
     status = Connect(token, &out);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(ReasonOf(status), "INVALID_API_TOKEN");
@@ -250,7 +252,7 @@ TEST_F(ServiceTest, FailedSyncsLeaveStoredUsersExactlyAsTheyWere) {
   };
   v1::SyncRun run;
 
-  workato_.FailNext(Endpoint::kMembers, 503);
+  workato_.FailNext(Endpoint::kMembers, 503, R"({"message":"down"})", 4);  // Every attempt.
   grpc::Status status = Sync(id, &run);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ReasonOf(status), "WORKATO_UNAVAILABLE");
@@ -357,8 +359,7 @@ TEST_F(ServiceTest, PagingRules) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(ReasonOf(status), "INVALID_PAGE_TOKEN");
   request.set_page_token("garbage!");
-  EXPECT_EQ(ReasonOf(stub_->ListUsers(Context().get(), request, &response)),
-            "INVALID_PAGE_TOKEN");
+  EXPECT_EQ(ReasonOf(stub_->ListUsers(Context().get(), request, &response)), "INVALID_PAGE_TOKEN");
 
   // Every page size walks the same users in the same order.
   std::vector<v1::User> by_one = AllUsers(id, false, 1);

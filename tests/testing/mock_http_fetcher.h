@@ -24,8 +24,8 @@ inline HttpResponse Response(long status_code, std::string body) {
 // UrlEndsWith matches an HttpRequest by the end of its URL.
 MATCHER_P(UrlEndsWith, suffix, "") {
   return arg.url.size() >= std::string(suffix).size() &&
-         arg.url.compare(arg.url.size() - std::string(suffix).size(), std::string::npos,
-                         suffix) == 0;
+         arg.url.compare(arg.url.size() - std::string(suffix).size(), std::string::npos, suffix) ==
+             0;
 }
 
 }  // namespace workato_connector::testing

@@ -1,15 +1,16 @@
 #include "connector.h"
 
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include <future>
 #include "errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "memory_store.h"
+#include "testing/fake_clock.h"
 #include "testing/mock_http_fetcher.h"
 
 namespace workato_connector {
@@ -19,10 +20,10 @@ namespace v1 = ::workato::connector::v1;
 using ::testing::_;
 using ::testing::HasSubstr;
 using ::testing::Invoke;
-using ::testing::Not;
-using ::testing::Return;
 using testing::MockHttpFetcher;
+using ::testing::Not;
 using testing::Response;
+using ::testing::Return;
 using testing::UrlEndsWith;
 
 constexpr char kToken[] = "tok-good-0001";
@@ -41,7 +42,7 @@ std::string Members(int n, int first_id = 1, int total_delta = 0) {
 class ConnectorTest : public ::testing::Test {
  protected:
   ConnectorTest()
-      : client_(&fetcher_, DataCenterEndpoints()),
+      : client_(&fetcher_, DataCenterEndpoints(), WorkatoClientOptions(), nullptr, &clock_),
         connector_(&client_, &store_, *TokenCipher::WithRandomKey()) {}
 
   // Makes both endpoints answer these for the next calls.
@@ -55,7 +56,7 @@ class ConnectorTest : public ::testing::Test {
     v1::ConnectRequest request;
     request.set_data_center(v1::DATA_CENTER_US);
     request.set_api_token(kToken);
-    auto connection = connector_.Connect(request, absl::InfiniteFuture());
+    auto connection = connector_.Connect(request, CallContext());
     EXPECT_TRUE(connection.ok()) << connection.status();
     return connection.value_or(v1::Connection());
   }
@@ -64,7 +65,7 @@ class ConnectorTest : public ::testing::Test {
     absl::StatusOr<v1::SyncRun> result = absl::UnknownError("not called");
     v1::SyncRequest request;
     request.set_connection_id(id);
-    connector_.Sync(request, absl::InfiniteFuture(),
+    connector_.Sync(request, CallContext(),
                     [&](absl::StatusOr<v1::SyncRun> r) { result = std::move(r); });
     return result;
   }
@@ -80,6 +81,7 @@ class ConnectorTest : public ::testing::Test {
   }
 
   ::testing::NiceMock<MockHttpFetcher> fetcher_;
+  testing::FakeClock clock_;
   WorkatoClient client_;
   MemoryStore store_;
   Connector connector_;
@@ -89,16 +91,16 @@ TEST_F(ConnectorTest, InvalidInputNeverReachesWorkato) {
   EXPECT_CALL(fetcher_, Get(_)).Times(0);
   v1::ConnectRequest request;
   request.set_api_token(kToken);
-  auto no_dc = connector_.Connect(request, absl::InfiniteFuture());
+  auto no_dc = connector_.Connect(request, CallContext());
   EXPECT_EQ(no_dc.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ErrorReason(no_dc.status()), reason::kInvalidDataCenter);
   request.set_data_center(static_cast<v1::DataCenter>(42));
-  EXPECT_EQ(ErrorReason(connector_.Connect(request, absl::InfiniteFuture()).status()),
+  EXPECT_EQ(ErrorReason(connector_.Connect(request, CallContext()).status()),
             reason::kInvalidDataCenter);
   request.set_data_center(v1::DATA_CENTER_US);
   for (std::string token : {std::string(), std::string("a b"), std::string(2000, 'x')}) {
     request.set_api_token(token);
-    auto result = connector_.Connect(request, absl::InfiniteFuture());
+    auto result = connector_.Connect(request, CallContext());
     EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(ErrorReason(result.status()), reason::kInvalidApiToken);
   }
@@ -126,7 +128,7 @@ TEST_F(ConnectorTest, ReconnectingReplacesTheTokenAndKeepsTheId) {
   request.set_data_center(v1::DATA_CENTER_US);
   request.set_api_token("tok-rotated-0002");
   request.set_display_name("Acme prod");
-  auto second = connector_.Connect(request, absl::InfiniteFuture());
+  auto second = connector_.Connect(request, CallContext());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->id(), first.id());
   EXPECT_EQ(second->display_name(), "Acme prod");
@@ -152,17 +154,35 @@ struct AuthCase {
 TEST_F(ConnectorTest, ConnectTellsBadTokensFromMissingPermissions) {
   const AuthCase cases[] = {
       {401, 401, absl::StatusCode::kUnauthenticated, reason::kTokenRejected, {"data center"}},
-      {200, 401, absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      {200,
+       401,
+       absl::StatusCode::kPermissionDenied,
+       reason::kMissingPermission,
        {"Workspace collaborators"}},
-      {200, 403, absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      {200,
+       403,
+       absl::StatusCode::kPermissionDenied,
+       reason::kMissingPermission,
        {"Workspace collaborators"}},
-      {401, 200, absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      {401,
+       200,
+       absl::StatusCode::kPermissionDenied,
+       reason::kMissingPermission,
        {"Workspace details"}},
-      {403, 200, absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      {403,
+       200,
+       absl::StatusCode::kPermissionDenied,
+       reason::kMissingPermission,
        {"Workspace details"}},
-      {403, 403, absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      {403,
+       403,
+       absl::StatusCode::kPermissionDenied,
+       reason::kMissingPermission,
        {"Workspace details", "Workspace collaborators"}},
-      {401, 403, absl::StatusCode::kPermissionDenied, reason::kMissingPermission,
+      {401,
+       403,
+       absl::StatusCode::kPermissionDenied,
+       reason::kMissingPermission,
        {"Workspace details", "Workspace collaborators"}},
       {200, 500, absl::StatusCode::kUnavailable, reason::kWorkatoUnavailable, {"HTTP 500"}},
       {401, 503, absl::StatusCode::kUnavailable, reason::kWorkatoUnavailable, {"HTTP 503"}},
@@ -174,7 +194,7 @@ TEST_F(ConnectorTest, ConnectTellsBadTokensFromMissingPermissions) {
     v1::ConnectRequest request;
     request.set_data_center(v1::DATA_CENTER_US);
     request.set_api_token(kToken);
-    auto result = connector_.Connect(request, absl::InfiniteFuture());
+    auto result = connector_.Connect(request, CallContext());
     SCOPED_TRACE(absl::StrCat("me=", c.me, " members=", c.members));
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.status().code(), c.code);
@@ -194,7 +214,7 @@ TEST_F(ConnectorTest, ConnectStopsAtUnreachableWorkato) {
   v1::ConnectRequest request;
   request.set_data_center(v1::DATA_CENTER_US);
   request.set_api_token(kToken);
-  EXPECT_EQ(connector_.Connect(request, absl::InfiniteFuture()).status().code(),
+  EXPECT_EQ(connector_.Connect(request, CallContext()).status().code(),
             absl::StatusCode::kUnavailable);
 }
 
@@ -304,7 +324,7 @@ TEST_F(ConnectorTest, ConcurrentSyncsShareOneRun) {
   v1::SyncRequest request;
   request.set_connection_id(c.id());
   // Joins the run in flight: returns at once, its callback fires later.
-  connector_.Sync(request, absl::InfiniteFuture(), [&](absl::StatusOr<v1::SyncRun> r) {
+  connector_.Sync(request, CallContext(), [&](absl::StatusOr<v1::SyncRun> r) {
     second = std::move(r);
     joined.set_value();
   });

@@ -69,14 +69,8 @@ TEST(ApiTokenTest, AcceptsPrintableTokens) {
 }
 
 TEST(ApiTokenTest, RejectsEmptyLongWhitespaceAndControl) {
-  const std::string bad[] = {"",
-                             std::string(1025, 'a'),
-                             "abc def",
-                             "abc\tdef",
-                             "abc\n",
-                             std::string("abc\0def", 7),
-                             "abc\x7f",
-                             "caf\xc3\xa9"};
+  const std::string bad[] = {"",      std::string(1025, 'a'),     "abc def", "abc\tdef",
+                             "abc\n", std::string("abc\0def", 7), "abc\x7f", "caf\xc3\xa9"};
   for (const std::string& token : bad) {
     absl::Status status = ValidateApiToken(token);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);

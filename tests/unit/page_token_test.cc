@@ -16,8 +16,8 @@ TEST(PageTokenTest, UserTokenRoundTrips) {
 
 TEST(PageTokenTest, BoundToConnectionAndFilter) {
   std::string token = EncodeUserPageToken("conn_1", false, UserKey{"a@x", 1});
-  for (auto decoded : {DecodeUserPageToken(token, "conn_2", false),
-                       DecodeUserPageToken(token, "conn_1", true)}) {
+  for (auto decoded :
+       {DecodeUserPageToken(token, "conn_2", false), DecodeUserPageToken(token, "conn_1", true)}) {
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(ErrorReason(decoded.status()), reason::kInvalidPageToken);

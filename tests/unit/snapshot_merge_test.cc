@@ -100,8 +100,8 @@ TEST(SnapshotMergeTest, DuplicateIdsCountOnce) {
 }
 
 TEST(SnapshotMergeTest, OrderIsEmailThenId) {
-  MergedSnapshot merged = MergeSnapshot(
-      {}, {Listed(5, "b@x"), Listed(3, "a@x"), Listed(2, "b@x")}, absl::FromUnixSeconds(1));
+  MergedSnapshot merged = MergeSnapshot({}, {Listed(5, "b@x"), Listed(3, "a@x"), Listed(2, "b@x")},
+                                        absl::FromUnixSeconds(1));
   ASSERT_EQ(merged.users.size(), 3u);
   EXPECT_EQ(merged.users[0].id(), 3);
   EXPECT_EQ(merged.users[1].id(), 2);
