@@ -2,6 +2,7 @@
 # Installs every Debian 12 package needed to build and test workato-connector.
 # Used by scripts/demo.sh, scripts/test.sh, .ci/run and the Dockerfile, so a
 # fresh machine and the image agree on one list. Idempotent; needs root.
+#   --full  also what the sanitizer and fuzzing runs need (clang, libFuzzer)
 set -euo pipefail
 
 packages=(
@@ -12,8 +13,11 @@ packages=(
   libsimdjson-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev
-  curl
+  curl python3
 )
+if [ "${1:-}" = "--full" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

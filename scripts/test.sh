@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds and runs the test suite.
 #   ./scripts/test.sh          quick: one RelWithDebInfo build, every test
-#   ./scripts/test.sh --full   also the whole suite under ASan+UBSan and under TSan
+#   ./scripts/test.sh --full   also the whole suite under ASan+UBSan and under TSan,
+#                              and the libFuzzer targets (FUZZ_SECONDS each, default 30)
 # Build directories are reused between runs (build/, build-asan/, build-tsan/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,12 +11,12 @@ full=0
 for arg in "$@"; do
   case "$arg" in
     --full) full=1 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
 
-./scripts/install-deps.sh
+if [ "$full" -eq 1 ]; then ./scripts/install-deps.sh --full; else ./scripts/install-deps.sh; fi
 
 run_suite() {  # run_suite BUILD_DIR [CMAKE_ARGS...]
   local dir=$1
@@ -33,4 +34,6 @@ if [ "$full" -eq 1 ]; then
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
   run_suite build-asan -DWC_SANITIZE_ADDRESS=ON
   run_suite build-tsan -DWC_SANITIZE_THREAD=ON
+  echo "== fuzz"
+  ./scripts/fuzz.sh
 fi

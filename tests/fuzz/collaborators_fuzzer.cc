@@ -1,0 +1,24 @@
+// libFuzzer target: whatever Workato (or anything posing as it) sends, the
+// parsers and the merge never crash, leak or misbehave; a listing they accept
+// merges into a consistent snapshot.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "snapshot_merge.h"
+#include "workato_json.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)workato_connector::ParseWorkspace(text);
+  auto listing = workato_connector::ParseCollaborators(text);
+  if (!listing.ok()) return 0;
+  const size_t listed = listing->users.size();
+  auto first = workato_connector::MergeSnapshot({}, listing->users, absl::FromUnixSeconds(1));
+  if (first.users.size() > listed || first.counts.removed != 0) __builtin_trap();
+  // Everyone gone: every user removed, nobody lost.
+  auto second = workato_connector::MergeSnapshot(first.users, {}, absl::FromUnixSeconds(2));
+  if (second.users.size() != first.users.size()) __builtin_trap();
+  if (second.counts.removed != first.counts.active) __builtin_trap();
+  return 0;
+}
