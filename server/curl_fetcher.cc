@@ -167,6 +167,7 @@ absl::StatusOr<HttpResponse> CurlFetcher::Get(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
 
+  const absl::Time started = absl::Now();
   CURLcode code = curl_easy_perform(curl);
   long status_code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status_code);
@@ -192,15 +193,22 @@ absl::StatusOr<HttpResponse> CurlFetcher::Get(const HttpRequest& request) {
         absl::StrCat("Workato's response is larger than the limit of ", options_.max_response_bytes,
                      " bytes (--workato_max_response_bytes)"));
   }
-  // curl's own timer may fire a hair before absl::Now() reaches the deadline
-  // it was derived from: a timeout bounded by the deadline is the deadline.
-  const bool deadline_bound = remaining < options_.request_timeout;
-  if (transfer.deadline_hit || (code == CURLE_OPERATION_TIMEDOUT && deadline_bound)) {
+  // curl reports its total timeout and the low-speed abort with one code.
+  // The total timeout, when the caller's deadline bounded it, is the
+  // deadline (curl's timer may fire a hair before absl::Now() reaches it).
+  const absl::Duration timeout = std::min(options_.request_timeout, remaining);
+  const bool full_timeout =
+      code == CURLE_OPERATION_TIMEDOUT && absl::Now() - started >= timeout - absl::Milliseconds(50);
+  if (transfer.deadline_hit || (full_timeout && remaining < options_.request_timeout)) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, reason::kWorkatoUnavailable,
                      "the call's deadline passed while waiting for Workato");
   }
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
+      if (!full_timeout) {
+        return Unavailable(
+            absl::StrCat("Workato's answer was too slow (--workato_low_speed_time): ", detail));
+      }
       return Unavailable(absl::StrCat("Workato did not answer in time: ", detail));
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:

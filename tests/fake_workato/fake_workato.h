@@ -6,6 +6,7 @@
 #ifndef WORKATO_CONNECTOR_TESTS_FAKE_WORKATO_FAKE_WORKATO_H_
 #define WORKATO_CONNECTOR_TESTS_FAKE_WORKATO_FAKE_WORKATO_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -66,6 +68,17 @@ struct FakeWorkspace {
 // The endpoint families the fake serves.
 enum class Endpoint { kUsersMe, kMembers };
 
+// How /api/members sends the body of a request that passes auth (see
+// FakeWorkato::SetMembersBodyMode()).
+enum class BodyMode {
+  kNormal,       // the whole body at once
+  kHang,         // never answers; Stop() ends the connection
+  kDrip,         // the normal body, 16 bytes per drip interval
+  kCutShort,     // Content-Length of the whole body, then half of it and EOF
+  kDropMidBody,  // chunked, then the connection drops after part of the body
+  kHuge,         // a valid listing of about `huge_bytes`, never gzipped
+};
+
 // An HTTP server imitating Workato. All methods are thread-safe: tests may
 // script failures or swap workspaces while requests are being served.
 class FakeWorkato {
@@ -79,13 +92,21 @@ class FakeWorkato {
   // Listens on 127.0.0.1:`port` (0 picks a free port) and serves on a
   // background thread. Returns the bound port once the server accepts
   // connections, or -1 if it could not bind or is already running.
+  // Connections are kept alive for up to 1000 requests or 30 s idle, so
+  // clients can reuse one (see ConnectionCount()).
   int Start(int port = 0);
-  // Stops serving and joins the background thread; requests sleeping in a
-  // SetDelay() delay are woken up. Safe to call when not running.
+  // Like Start(), but serves HTTPS with the PEM certificate (chain) and
+  // private key in the given files (see WriteSelfSignedCert()). Returns -1
+  // also when they cannot be loaded.
+  int StartTls(const std::string& cert_pem_file, const std::string& key_pem_file, int port = 0);
+  // Stops serving and joins the background thread, promptly in every body
+  // mode: requests sleeping in a SetDelay() delay, hanging or dripping are
+  // woken up, and open connections (idle keep-alive ones included) are shut
+  // down. Safe to call when not running.
   void Stop();
   // The bound port, or 0 when not running.
   int port() const;
-  // "http://127.0.0.1:<port>".
+  // "http://127.0.0.1:<port>", or "https://..." after StartTls().
   std::string BaseUrl() const;
 
   // Makes `token` open `ws`, replacing whatever it opened before.
@@ -105,6 +126,19 @@ class FakeWorkato {
   void SetMembersBodyOverride(std::optional<std::string> body);
   // Sleeps `d` before answering each request to `e`; zero turns it off.
   void SetDelay(Endpoint e, absl::Duration d);
+  // Scripts how /api/members sends the body of requests that pass auth.
+  // kDrip, kCutShort and kDropMidBody send the body that would otherwise go
+  // out (SetMembersBodyOverride()'s if set), gzipped if negotiated; kDrip
+  // waits `drip_interval` between writes. kHuge ignores the workspace and the
+  // override and streams a generated listing of about `huge_bytes` bytes
+  // (64 MiB if <= 0) with an exact Content-Length, never gzipped so that
+  // `huge_bytes` is what crosses the wire. kHang ties up one of the server's
+  // worker threads (at least 8) until Stop(). Stop() ends every mode.
+  void SetMembersBodyMode(BodyMode mode, absl::Duration drip_interval = absl::Milliseconds(200),
+                          int64_t huge_bytes = 0);
+  // Whether responses of both endpoints are gzipped for requests whose
+  // Accept-Encoding allows gzip; on by default, and kept by Reset().
+  void SetGzip(bool enabled);
 
   // Requests received for `e`, including failed and rejected ones.
   int RequestCount(Endpoint e) const;
@@ -112,8 +146,18 @@ class FakeWorkato {
   int UnknownRequestCount() const;
   // The Authorization header of the most recent request ("" if it had none).
   std::string LastAuthorizationHeader() const;
-  // Clears scripted failures, the members override, delays, counters and the
-  // last Authorization header; keeps the workspaces.
+  // The User-Agent and Accept-Encoding headers of the most recent request (""
+  // if it had none).
+  std::string LastUserAgent() const;
+  std::string LastAcceptEncoding() const;
+  // Distinct TCP connections (client address and port) that sent requests
+  // since Start() or Reset().
+  int ConnectionCount() const;
+  // Responses sent gzipped.
+  int GzipResponseCount() const;
+  // Clears scripted failures, the members override and body mode, delays,
+  // counters (connections included) and the last request headers; keeps the
+  // workspaces and the gzip setting.
   void Reset();
 
  private:
@@ -129,8 +173,18 @@ class FakeWorkato {
     std::deque<ScriptedFailure> failures;
   };
 
+  // Shared by Start() and StartTls(): configures, binds and runs `server`.
+  int StartServer(std::unique_ptr<httplib::Server> server, int port, bool tls);
   void Serve(const httplib::Request& req, httplib::Response& res, Endpoint e);
   void ServeUnknown(const httplib::Request& req, httplib::Response& res);
+  // Counts the connection and keeps the headers of `req`; requires mu_.
+  void RecordRequestLocked(const httplib::Request& req);
+  // Sends `body` with status and headers already set in `res`, gzipped if
+  // `gzip`, the way `mode` says (kNormal, kDrip, kCutShort or kDropMidBody).
+  void SendBody(httplib::Response& res, std::string body, bool gzip, BodyMode mode,
+                absl::Duration drip_interval);
+  // Waits up to `d` for Stop(); returns true if stopping.
+  bool WaitForStop(absl::Duration d);
   // Both require mu_ to be held.
   EndpointState& StateFor(Endpoint e);
   const EndpointState& StateFor(Endpoint e) const;
@@ -147,15 +201,27 @@ class FakeWorkato {
   EndpointState members_;
   int unknown_request_count_ = 0;
   std::optional<std::string> members_body_override_;
+  BodyMode members_body_mode_ = BodyMode::kNormal;
+  absl::Duration drip_interval_ = absl::Milliseconds(200);
+  int64_t huge_bytes_ = 0;
+  bool gzip_enabled_ = true;
+  int gzip_response_count_ = 0;
+  std::set<std::pair<std::string, int>> connections_;
   std::string last_authorization_;
+  std::string last_user_agent_;
+  std::string last_accept_encoding_;
   bool stopping_ = false;
   int port_ = 0;
+  bool tls_ = false;
 
   // Start() and Stop() are not meant to race each other; lifecycle_mu_ keeps
   // them from doing so anyway. Guards server_ and thread_.
   std::mutex lifecycle_mu_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  // Set by the server thread once listen_after_bind() has returned, that is
+  // once every connection is closed.
+  std::atomic<bool> listener_done_{false};
 };
 
 // Serialises a /api/members body: {"data":[...],"total":N}, where `total`
@@ -174,6 +240,13 @@ std::string UsersMeJson(const FakeWorkspace& ws);
 // second lengths, three-environment new-model roles and dev-only legacy roles,
 // and a few federation managers. The first one is always an admin "owner".
 std::vector<FakeCollaborator> GenerateCollaborators(int n, uint32_t seed = 1);
+
+// Writes a fresh self-signed certificate for CN=127.0.0.1 (subjectAltName
+// IP:127.0.0.1 and DNS:localhost, EC P-256, valid for one day) and its key as
+// PEM files in the existing directory `dir`, for StartTls() and for clients to
+// trust as their CA. Sets `cert_file` and `key_file` to their paths; returns
+// false on any error. Keys are made per test run, so none is ever committed.
+bool WriteSelfSignedCert(const std::string& dir, std::string* cert_file, std::string* key_file);
 
 }  // namespace workato_connector::testing
 

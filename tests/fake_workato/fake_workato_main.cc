@@ -25,6 +25,7 @@ ABSL_FLAG(int, users, 25, "Number of generated collaborators.");
 ABSL_FLAG(uint32_t, seed, 1, "Seed for the generated collaborators.");
 ABSL_FLAG(int64_t, workspace_id, 1234567, "Workspace id for /api/users/me.");
 ABSL_FLAG(std::string, workspace_name, "Acme Demo", "Workspace name for /api/users/me.");
+ABSL_FLAG(bool, gzip, true, "Gzip responses to requests whose Accept-Encoding allows it.");
 
 namespace {
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
 
   wt::FakeWorkato fake;
   fake.SetWorkspace(token, std::move(ws));
+  fake.SetGzip(absl::GetFlag(FLAGS_gzip));
   const int bound = fake.Start(port);
   if (bound < 0) {
     std::cerr << "fake-workato: cannot listen on 127.0.0.1:" << port << "\n";

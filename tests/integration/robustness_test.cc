@@ -1,6 +1,9 @@
 // How the server rides through a slow, failing or rate-limited Workato:
 // deadlines, cancellation, retries, and readers that never wait on syncs.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -21,11 +24,12 @@ namespace workato_connector {
 namespace {
 
 namespace v1 = ::workato::connector::v1;
-using ::testing::HasSubstr;
+using testing::BodyMode;
 using testing::Endpoint;
 using testing::FakeWorkato;
 using testing::FakeWorkspace;
 using testing::GenerateCollaborators;
+using ::testing::HasSubstr;
 
 constexpr char kToken[] = "wrk-robust-token-0001";
 
@@ -236,8 +240,7 @@ TEST_F(RobustnessTest, CancelledCallerAbortsTheTransferAndStoresNothing) {
   v1::SyncRequest request;
   request.set_connection_id(id);
   v1::SyncRun run;
-  auto call = std::async(std::launch::async,
-                         [&] { return stub_->Sync(&context, request, &run); });
+  auto call = std::async(std::launch::async, [&] { return stub_->Sync(&context, request, &run); });
   absl::SleepFor(absl::Milliseconds(500));
   context.TryCancel();
   EXPECT_EQ(call.get().error_code(), grpc::StatusCode::CANCELLED);
@@ -290,6 +293,81 @@ TEST_F(RobustnessTest, ReadersStayPromptWhileSyncsWaitOnASlowWorkato) {
     EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << i;
   }
   for (auto& sync : syncs) EXPECT_TRUE(sync.get().ok());
+}
+
+struct BodyCase {
+  const char* name;
+  BodyMode mode;
+  const char* reason;
+};
+
+TEST_F(RobustnessTest, BrokenBodiesFailTheSyncAndKeepUsers) {
+  options_.curl.max_response_bytes = int64_t{4} << 20;
+  options_.curl.low_speed_bytes = 1000;
+  options_.curl.low_speed_time = absl::Seconds(1);
+  options_.workato.max_attempts = 2;
+  StartServer();
+  const std::string id = ConnectAndSync();
+  const std::string before = UsersSnapshot(id);
+  const BodyCase cases[] = {
+      {"cut short", BodyMode::kCutShort, "WORKATO_UNAVAILABLE"},
+      {"dropped mid-body", BodyMode::kDropMidBody, "WORKATO_UNAVAILABLE"},
+      {"huge", BodyMode::kHuge, "WORKATO_RESPONSE_TOO_LARGE"},
+      {"dripping", BodyMode::kDrip, "WORKATO_UNAVAILABLE"},
+  };
+  for (const BodyCase& c : cases) {
+    workato_.Reset();
+    workato_.SetMembersBodyMode(c.mode, absl::Milliseconds(200), int64_t{64} << 20);
+    v1::SyncRun run;
+    grpc::Status status = Sync(id, absl::Seconds(20), &run);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << c.name;
+    EXPECT_EQ(ReasonOf(status), c.reason) << c.name;
+    EXPECT_EQ(UsersSnapshot(id), before) << c.name;
+  }
+  workato_.Reset();
+  v1::SyncRun run;
+  EXPECT_TRUE(Sync(id, absl::Seconds(20), &run).ok());  // Healthy again.
+}
+
+class TlsRobustnessTest : public RobustnessTest {
+ protected:
+  void SetUp() override {
+    RobustnessTest::SetUp();
+    dir_ = ::testing::TempDir() + "/wc-tls-" + std::to_string(::getpid());
+    ASSERT_EQ(::system(("mkdir -p " + dir_).c_str()), 0);
+    ASSERT_TRUE(testing::WriteSelfSignedCert(dir_, &cert_, &key_));
+    workato_.Stop();
+    ASSERT_GT(workato_.StartTls(cert_, key_), 0);
+    options_.workato_url_overrides = absl::StrCat("US=", workato_.BaseUrl());
+  }
+  void TearDown() override { (void)::system(("rm -rf " + dir_).c_str()); }
+
+  grpc::Status Connect() {
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(20));
+    v1::ConnectRequest request;
+    request.set_data_center(v1::DATA_CENTER_US);
+    request.set_api_token(kToken);
+    v1::Connection connection;
+    return stub_->Connect(&context, request, &connection);
+  }
+
+  std::string dir_, cert_, key_;
+};
+
+TEST_F(TlsRobustnessTest, SelfSignedWorkatoIsRefusedWithoutTheCaFile) {
+  StartServer();
+  grpc::Status status = Connect();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ReasonOf(status), "WORKATO_TLS_ERROR");
+  EXPECT_EQ(workato_.RequestCount(Endpoint::kUsersMe), 0);  // The token never left.
+}
+
+TEST_F(TlsRobustnessTest, SelfSignedWorkatoIsTrustedWithTheCaFile) {
+  options_.curl.ca_file = cert_;
+  StartServer();
+  grpc::Status status = Connect();
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace
