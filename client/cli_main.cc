@@ -55,6 +55,7 @@ constexpr char kUsage[] =
     "  get CONNECTION_ID\n"
     "  sync CONNECTION_ID\n"
     "  users CONNECTION_ID [--show_removed]\n"
+    "  runs CONNECTION_ID\n"
     "  disconnect CONNECTION_ID\n";
 
 void SetDeadline(grpc::ClientContext* context) {
@@ -308,6 +309,37 @@ int ListUsers(Stub& stub, const std::string& id) {
   return 0;
 }
 
+int ListSyncRuns(Stub& stub, const std::string& id) {
+  v1::ListSyncRunsRequest request;
+  request.set_connection_id(id);
+  request.set_page_size(absl::GetFlag(FLAGS_page_size));
+  v1::ListSyncRunsResponse response;
+  v1::ListSyncRunsResponse merged;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    response.Clear();
+    grpc::Status status = stub.ListSyncRuns(&context, request, &response);
+    if (!status.ok()) return ReportError(status);
+    for (auto& run : *response.mutable_sync_runs()) *merged.add_sync_runs() = std::move(run);
+    request.set_page_token(response.next_page_token());
+  } while (!response.next_page_token().empty());
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << ToJson(merged);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& run : merged.sync_runs()) {
+    rows.push_back(
+        {run.id(), v1::SyncRun::State_Name(run.state()), FormatTime(run.start_time()),
+         FormatTime(run.end_time()), absl::StrCat(run.active_user_count()),
+         absl::StrCat("+", run.added_count(), " ~", run.updated_count(), " -", run.removed_count()),
+         run.error_reason().empty() ? "-" : run.error_reason()});
+  }
+  PrintTable({"RUN", "STATE", "STARTED", "ENDED", "ACTIVE", "CHANGES", "ERROR"}, rows);
+  return 0;
+}
+
 int Disconnect(Stub& stub, const std::string& id) {
   v1::DeleteConnectionRequest request;
   request.set_connection_id(id);
@@ -346,6 +378,7 @@ int main(int argc, char** argv) {
   if (command == "get") return need_id() ? GetConnection(*stub, id) : 2;
   if (command == "sync") return need_id() ? Sync(*stub, id) : 2;
   if (command == "users") return need_id() ? ListUsers(*stub, id) : 2;
+  if (command == "runs") return need_id() ? ListSyncRuns(*stub, id) : 2;
   if (command == "disconnect") return need_id() ? Disconnect(*stub, id) : 2;
   std::cerr << "error: unknown command \"" << command << "\"\n" << kUsage;
   return 2;

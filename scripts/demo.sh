@@ -30,6 +30,7 @@ build/tests/fake_workato/fake-workato --port="$workato_port" --token_file="$work
   --users=25 --workspace_name="Acme Demo" >"$work/workato.log" 2>&1 &
 pids+=($!)
 build/server/workato-connector-server --listen="127.0.0.1:$grpc_port" \
+  --store="sqlite:$work/data/connector.db" \
   --workato_url_override="US=http://127.0.0.1:$workato_port" >"$work/server.log" 2>&1 &
 pids+=($!)
 

@@ -81,8 +81,52 @@ absl::Status ExplainConnectFailure(const absl::Status& details, const absl::Stat
 
 }  // namespace
 
-Connector::Connector(const WorkatoClient* client, Store* store, TokenCipher cipher, Clock clock)
-    : client_(client), store_(store), cipher_(std::move(cipher)), clock_(std::move(clock)) {}
+Connector::Connector(const WorkatoClient* client, Store* store, TokenCipher cipher, Clock clock,
+                     int sync_history)
+    : client_(client),
+      store_(store),
+      cipher_(std::move(cipher)),
+      clock_(std::move(clock)),
+      sync_history_(std::max(1, sync_history)) {}
+
+absl::StatusOr<Connector::TokenCheck> Connector::CheckStoredTokens(const TokenCipher* previous) {
+  TokenCheck check;
+  std::string after;
+  while (true) {
+    absl::StatusOr<ConnectionPage> page = store_->ListConnections(after, kMaxPageSize);
+    if (!page.ok()) return page.status();
+    for (const v1::Connection& c : page->connections) {
+      absl::StatusOr<StoredConnection> stored = store_->GetConnection(c.id());
+      if (!stored.ok()) continue;  // Deleted meanwhile.
+      if (cipher_.Open(stored->sealed_token, c.id()).ok()) continue;
+      absl::StatusOr<std::string> token =
+          previous != nullptr ? previous->Open(stored->sealed_token, c.id())
+                              : absl::StatusOr<std::string>(absl::FailedPreconditionError(""));
+      if (token.ok()) {
+        absl::StatusOr<std::string> sealed = cipher_.Seal(*token, c.id());
+        if (!sealed.ok()) return sealed.status();
+        stored->sealed_token = *std::move(sealed);
+        if (absl::Status put = store_->PutConnection(*stored); !put.ok()) return put;
+        ++check.resealed;
+        continue;
+      }
+      ++check.unreadable;
+      if (c.state() != v1::Connection::NEEDS_RECONNECT) {
+        absl::Status marked = store_->SetConnectionState(
+            c.id(), v1::Connection::NEEDS_RECONNECT,
+            "the stored token cannot be decrypted with the server's token key (was the key "
+            "changed without --previous_token_key_file?); Connect again with the token",
+            clock_());
+        if (!marked.ok()) return marked;
+      }
+      Log(LogLevel::kWarning, "stored token unreadable with the configured key",
+          {{"connection_id", c.id()}});
+    }
+    if (!page->more || page->connections.empty()) break;
+    after = page->connections.back().id();
+  }
+  return check;
+}
 
 absl::StatusOr<v1::Connection> Connector::Connect(const v1::ConnectRequest& request,
                                                   const CallContext& context) {
@@ -279,7 +323,8 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
     run.set_error_reason(ErrorReason(outcome));
     run.set_error_message(std::string(outcome.message()));
   }
-  if (absl::Status recorded = store_->RecordSyncRun(run); !recorded.ok() && outcome.ok()) {
+  if (absl::Status recorded = store_->RecordSyncRun(run, sync_history_);
+      !recorded.ok() && outcome.ok()) {
     outcome = recorded;
   }
   Log(outcome.ok() ? LogLevel::kInfo : LogLevel::kWarning, "sync finished",
@@ -341,6 +386,34 @@ absl::Status Connector::CheckComplete(const std::string& connection_id,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ListSyncRunsResponse> Connector::ListSyncRuns(
+    const v1::ListSyncRunsRequest& request) {
+  if (absl::Status s = RequireConnectionId(request.connection_id()); !s.ok()) return s;
+  absl::StatusOr<int> page_size = EffectivePageSize(request.page_size());
+  if (!page_size.ok()) return page_size.status();
+  std::optional<SyncRunKey> after;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<SyncRunKey> key =
+        DecodeSyncRunPageToken(request.page_token(), request.connection_id());
+    if (!key.ok()) return key.status();
+    after = *std::move(key);
+  }
+  absl::StatusOr<SyncRunPage> page =
+      store_->ListSyncRuns(request.connection_id(), after, *page_size);
+  if (!page.ok()) return page.status();
+  v1::ListSyncRunsResponse response;
+  for (v1::SyncRun& run : page->runs) *response.add_sync_runs() = std::move(run);
+  if (page->more && response.sync_runs_size() > 0) {
+    const v1::SyncRun& last = response.sync_runs(response.sync_runs_size() - 1);
+    response.set_next_page_token(EncodeSyncRunPageToken(
+        request.connection_id(),
+        SyncRunKey{absl::ToUnixMicros(absl::FromUnixSeconds(last.start_time().seconds()) +
+                                      absl::Nanoseconds(last.start_time().nanos())),
+                   last.id()}));
+  }
+  return response;
 }
 
 absl::StatusOr<v1::ListUsersResponse> Connector::ListUsers(const v1::ListUsersRequest& request) {

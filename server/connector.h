@@ -27,9 +27,22 @@ class Connector {
   static constexpr int kDefaultPageSize = 100;
   static constexpr int kMaxPageSize = 1000;
 
+  // How many sync runs of each connection are kept.
+  static constexpr int kDefaultSyncHistory = 20;
+
   // `client` and `store` must outlive the Connector.
-  Connector(const WorkatoClient* client, Store* store, TokenCipher cipher,
-            Clock clock = &absl::Now);
+  Connector(const WorkatoClient* client, Store* store, TokenCipher cipher, Clock clock = &absl::Now,
+            int sync_history = kDefaultSyncHistory);
+
+  // CheckStoredTokens runs at start: every stored token must open under the
+  // current key. One sealed under `previous` (key rotation) is re-sealed
+  // under the current key; one that opens under neither marks its connection
+  // NEEDS_RECONNECT. Returns how many were re-sealed and how many are lost.
+  struct TokenCheck {
+    int resealed = 0;
+    int unreadable = 0;
+  };
+  [[nodiscard]] absl::StatusOr<TokenCheck> CheckStoredTokens(const TokenCipher* previous);
 
   // Connect validates locally, then checks the token against both endpoint
   // families, and stores the connection (replacing the token of an already
@@ -57,6 +70,9 @@ class Connector {
   [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListUsersResponse> ListUsers(
       const ::workato::connector::v1::ListUsersRequest& request);
 
+  [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListSyncRunsResponse> ListSyncRuns(
+      const ::workato::connector::v1::ListSyncRunsRequest& request);
+
  private:
   struct SyncWaiter {
     SyncCallback done;
@@ -78,6 +94,7 @@ class Connector {
   Store* store_;
   const TokenCipher cipher_;
   const Clock clock_;
+  const int sync_history_;
 
   // Serialises the find-seal-store step of Connect, so that two Connects of
   // one new workspace cannot create two connections.

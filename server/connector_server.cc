@@ -1,9 +1,16 @@
 #include "connector_server.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "errors.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -11,18 +18,75 @@
 #include "grpcpp/server_builder.h"
 #include "log.h"
 #include "memory_store.h"
+#include "sqlite_store.h"
 
 namespace workato_connector {
+
+namespace {
+
+constexpr absl::string_view kSqlitePrefix = "sqlite:";
+
+absl::Status MakeDirectories(const std::string& dir) {
+  std::string path;
+  for (absl::string_view part : absl::StrSplit(dir, '/')) {
+    path = path.empty() && dir[0] == '/' ? absl::StrCat("/", part) : absl::StrCat(path, part);
+    if (!part.empty() && ::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return MakeError(
+          absl::StatusCode::kFailedPrecondition, reason::kStorageError,
+          absl::StrCat("cannot create the data directory ", path, ": ", std::strerror(errno)));
+    }
+    path += "/";
+  }
+  return absl::OkStatus();
+}
+
+// OpenStore opens the store named by `spec`; `data_dir` gets the directory
+// of a file-backed store ("" for memory).
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& spec, std::string* data_dir) {
+  data_dir->clear();
+  if (spec == "memory") return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+  if (!absl::StartsWith(spec, kSqlitePrefix) || spec.size() == kSqlitePrefix.size()) {
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, reason::kStorageError,
+        absl::StrCat("--store must be \"memory\" or \"sqlite:PATH\", got \"", spec, "\""));
+  }
+  SqliteStoreOptions sqlite;
+  sqlite.path = spec.substr(kSqlitePrefix.size());
+  const size_t slash = sqlite.path.rfind('/');
+  *data_dir = slash == std::string::npos ? "." : sqlite.path.substr(0, std::max<size_t>(slash, 1));
+  if (absl::Status made = MakeDirectories(*data_dir); !made.ok()) return made;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(sqlite);
+  if (!opened.ok()) return opened.status();
+  return std::unique_ptr<Store>(*std::move(opened));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
     ServerOptions options, std::unique_ptr<Store> store, std::unique_ptr<HttpFetcher> fetcher) {
   DataCenterEndpoints endpoints;
   if (absl::Status s = endpoints.ApplyOverrides(options.workato_url_overrides); !s.ok()) return s;
-  absl::StatusOr<TokenCipher> cipher = TokenCipher::WithRandomKey();
-  if (!cipher.ok()) return cipher.status();
 
   std::unique_ptr<ConnectorServer> server(new ConnectorServer());
-  server->store_ = store != nullptr ? std::move(store) : std::make_unique<MemoryStore>();
+  std::string data_dir;
+  if (store == nullptr) {
+    absl::StatusOr<std::unique_ptr<Store>> opened = OpenStore(options.store, &data_dir);
+    if (!opened.ok()) return opened.status();
+    store = *std::move(opened);
+  }
+  server->store_ = std::move(store);
+  TokenKeyOptions key_options = options.token_keys;
+  if (key_options.data_dir.empty()) key_options.data_dir = data_dir;
+  absl::StatusOr<TokenKeys> keys = LoadTokenKeys(key_options);
+  if (!keys.ok()) return keys.status();
+  if (keys->generated) {
+    Log(LogLevel::kWarning,
+        "generated a token encryption key next to the database; in production supply your own "
+        "with --token_key_file or WORKATO_CONNECTOR_TOKEN_KEY (from a Kubernetes Secret)",
+        {{"key_file", keys->source}});
+  } else {
+    Log(LogLevel::kInfo, "token encryption key loaded", {{"source", keys->source}});
+  }
   server->fetcher_ =
       fetcher != nullptr ? std::move(fetcher) : std::make_unique<CurlFetcher>(options.curl);
   server->rate_limiter_ = std::make_unique<RateLimiter>(options.rate_limit_per_minute,
@@ -30,7 +94,16 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   server->client_ = std::make_unique<WorkatoClient>(server->fetcher_.get(), std::move(endpoints),
                                                     options.workato, server->rate_limiter_.get());
   server->connector_ =
-      std::make_unique<Connector>(server->client_.get(), server->store_.get(), *std::move(cipher));
+      std::make_unique<Connector>(server->client_.get(), server->store_.get(),
+                                  std::move(keys->current), &absl::Now, options.sync_history);
+  absl::StatusOr<Connector::TokenCheck> check =
+      server->connector_->CheckStoredTokens(keys->previous ? &*keys->previous : nullptr);
+  if (!check.ok()) return check.status();
+  if (check->resealed > 0 || check->unreadable > 0) {
+    Log(check->unreadable > 0 ? LogLevel::kWarning : LogLevel::kInfo, "stored tokens checked",
+        {{"resealed_under_new_key", absl::StrCat(check->resealed)},
+         {"unreadable_need_reconnect", absl::StrCat(check->unreadable)}});
+  }
   server->executor_ = std::make_unique<Executor>(options.executor_threads, options.executor_queue);
   server->service_ =
       std::make_unique<WorkatoConnectorService>(server->connector_.get(), server->executor_.get());
@@ -61,11 +134,15 @@ ConnectorServer::~ConnectorServer() { Shutdown(absl::ZeroDuration()); }
 void ConnectorServer::Shutdown(absl::Duration drain) {
   if (shut_down_) return;
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
+  // A Start that failed half-way has only some of the parts.
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
+  }
   // Work still queued for Workato finishes (its reactors are cancelled) before
   // the layers it uses go away.
-  executor_->Shutdown();
+  if (executor_ != nullptr) executor_->Shutdown();
+  if (server_ == nullptr) return;
   Log(LogLevel::kInfo, "server stopped");
 }
 

@@ -14,6 +14,7 @@
 #include "http_fetcher.h"
 #include "rate_limiter.h"
 #include "store.h"
+#include "token_key.h"
 #include "workato_client.h"
 
 namespace workato_connector {
@@ -30,14 +31,20 @@ struct ServerOptions {
   int rate_limit_burst = 5;
   int executor_threads = 8;
   size_t executor_queue = 256;
+  // "memory", or "sqlite:PATH" (its directory is created, mode 0700).
+  std::string store = "memory";
+  // Keys sealing tokens at rest. With a SQLite store and no key given, one is
+  // generated in the database's directory.
+  TokenKeyOptions token_keys;
+  int sync_history = Connector::kDefaultSyncHistory;
 };
 
 // ConnectorServer wires the layers together and serves them over gRPC, with
 // the health service and server reflection.
 class ConnectorServer {
  public:
-  // Start builds and starts the server. `store` and `fetcher` default to a
-  // MemoryStore and a CurlFetcher; tests pass their own.
+  // Start builds and starts the server. `store` and `fetcher` default to the
+  // store named by options.store and a CurlFetcher; tests may pass their own.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ConnectorServer>> Start(
       ServerOptions options, std::unique_ptr<Store> store = nullptr,
       std::unique_ptr<HttpFetcher> fetcher = nullptr);

@@ -132,4 +132,14 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::ListUsers(grpc::CallbackServe
   return reactor;
 }
 
+grpc::ServerUnaryReactor* WorkatoConnectorService::ListSyncRuns(
+    grpc::CallbackServerContext* context, const v1::ListSyncRunsRequest* request,
+    v1::ListSyncRunsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  Finish(reactor, "ListSyncRuns", start, request->connection_id(),
+         connector_->ListSyncRuns(*request), response);
+  return reactor;
+}
+
 }  // namespace workato_connector

@@ -38,6 +38,10 @@ class WorkatoConnectorService final
       grpc::CallbackServerContext* context,
       const ::workato::connector::v1::ListUsersRequest* request,
       ::workato::connector::v1::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* ListSyncRuns(
+      grpc::CallbackServerContext* context,
+      const ::workato::connector::v1::ListSyncRunsRequest* request,
+      ::workato::connector::v1::ListSyncRunsResponse* response) override;
 
  private:
   Connector* connector_;

@@ -48,8 +48,17 @@ ABSL_FLAG(int, workato_rate_limit_burst, 5,
 ABSL_FLAG(int, executor_threads, 8, "Threads for calls that wait on Workato (Connect, Sync).");
 ABSL_FLAG(int, executor_queue, 256,
           "Calls that may wait for an executor thread before RESOURCE_EXHAUSTED.");
-ABSL_FLAG(std::string, store, "memory",
-          "Where connections and users live: \"memory\" (lost on restart).");
+ABSL_FLAG(std::string, store, "sqlite:data/connector.db",
+          "Where connections, users and sync history live: \"sqlite:PATH\" (durable; the "
+          "directory is created) or \"memory\" (lost on restart).");
+ABSL_FLAG(std::string, token_key_file, "",
+          "File with the base64 of 32 random bytes (openssl rand -base64 32) that seals API "
+          "tokens at rest (AES-256-GCM). Else $WORKATO_CONNECTOR_TOKEN_KEY; else a key is "
+          "generated next to the SQLite database (mode 0600), with a warning.");
+ABSL_FLAG(std::string, previous_token_key_file, "",
+          "Key rotation: the old key's file. Tokens sealed under it are re-sealed under the "
+          "current key at start.");
+ABSL_FLAG(int, sync_history, 20, "Sync runs kept per connection (ListSyncRuns).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error.");
@@ -73,10 +82,6 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("--log_level must be debug, info, warning or error"));
   }
   workato_connector::SetLogLevel(level);
-  if (absl::GetFlag(FLAGS_store) != "memory") {
-    return Fail(absl::StrCat("--store=", absl::GetFlag(FLAGS_store),
-                             " is not supported; use --store=memory"));
-  }
 
   workato_connector::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -99,6 +104,13 @@ int main(int argc, char** argv) {
         "--workato_max_attempts, --workato_rate_limit_per_minute and --workato_rate_limit_burst "
         "must be at least 1");
   }
+  options.store = absl::GetFlag(FLAGS_store);
+  options.token_keys.key_file = absl::GetFlag(FLAGS_token_key_file);
+  options.token_keys.previous_key_file = absl::GetFlag(FLAGS_previous_token_key_file);
+  if (const char* env = std::getenv("WORKATO_CONNECTOR_TOKEN_KEY"); env != nullptr) {
+    options.token_keys.key_base64 = env;
+  }
+  options.sync_history = absl::GetFlag(FLAGS_sync_history);
   options.executor_threads = absl::GetFlag(FLAGS_executor_threads);
   options.executor_queue = static_cast<size_t>(absl::GetFlag(FLAGS_executor_queue));
   if (options.executor_threads < 1 || absl::GetFlag(FLAGS_executor_queue) < 1) {

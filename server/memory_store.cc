@@ -16,6 +16,13 @@ absl::Status NotFound(const std::string& id) {
                    absl::StrCat("connection \"", id, "\" does not exist"), {{"connection_id", id}});
 }
 
+// Newest-first order compares (start time, id) descending.
+std::pair<int64_t, std::string> SyncRunKeyOf(const v1::SyncRun& run) {
+  return {absl::ToUnixMicros(absl::FromUnixSeconds(run.start_time().seconds()) +
+                             absl::Nanoseconds(run.start_time().nanos())),
+          run.id()};
+}
+
 }  // namespace
 
 absl::StatusOr<StoredConnection> MemoryStore::GetConnection(const std::string& id) {
@@ -78,12 +85,39 @@ absl::Status MemoryStore::SetConnectionState(const std::string& id, v1::Connecti
   return absl::OkStatus();
 }
 
-absl::Status MemoryStore::RecordSyncRun(const v1::SyncRun& run) {
+absl::Status MemoryStore::RecordSyncRun(const v1::SyncRun& run, int history_limit) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = connections_.find(run.connection_id());
   if (it == connections_.end()) return NotFound(run.connection_id());
   *it->second.stored.connection.mutable_last_sync() = run;
+  std::deque<v1::SyncRun>& history = it->second.history;
+  history.push_front(run);
+  std::stable_sort(history.begin(), history.end(), [](const v1::SyncRun& a, const v1::SyncRun& b) {
+    return SyncRunKeyOf(b) < SyncRunKeyOf(a);
+  });
+  while (static_cast<int>(history.size()) > std::max(1, history_limit)) history.pop_back();
   return absl::OkStatus();
+}
+
+absl::StatusOr<SyncRunPage> MemoryStore::ListSyncRuns(const std::string& connection_id,
+                                                      const std::optional<SyncRunKey>& after,
+                                                      int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = connections_.find(connection_id);
+  if (it == connections_.end()) return NotFound(connection_id);
+  SyncRunPage page;
+  for (const v1::SyncRun& run : it->second.history) {
+    if (after.has_value() &&
+        !(SyncRunKeyOf(run) < std::make_pair(after->start_time_us, after->id))) {
+      continue;
+    }
+    if (static_cast<int>(page.runs.size()) == limit) {
+      page.more = true;
+      break;
+    }
+    page.runs.push_back(run);
+  }
+  return page;
 }
 
 absl::StatusOr<SyncCounts> MemoryStore::ApplySnapshot(const std::string& connection_id,

@@ -1,6 +1,7 @@
 #ifndef WORKATO_CONNECTOR_SERVER_MEMORY_STORE_H_
 #define WORKATO_CONNECTOR_SERVER_MEMORY_STORE_H_
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,7 +28,11 @@ class MemoryStore : public Store {
   absl::Status SetConnectionState(const std::string& id,
                                   ::workato::connector::v1::Connection::State state,
                                   const std::string& message, absl::Time now) override;
-  absl::Status RecordSyncRun(const ::workato::connector::v1::SyncRun& run) override;
+  absl::Status RecordSyncRun(const ::workato::connector::v1::SyncRun& run,
+                             int history_limit) override;
+  absl::StatusOr<SyncRunPage> ListSyncRuns(const std::string& connection_id,
+                                           const std::optional<SyncRunKey>& after,
+                                           int limit) override;
   absl::StatusOr<SyncCounts> ApplySnapshot(const std::string& connection_id,
                                            std::vector<::workato::connector::v1::User> listed,
                                            absl::Time now) override;
@@ -42,6 +47,8 @@ class MemoryStore : public Store {
   struct Entry {
     StoredConnection stored;
     std::shared_ptr<const UserSnapshot> users = std::make_shared<UserSnapshot>();
+    // Newest first.
+    std::deque<::workato::connector::v1::SyncRun> history;
   };
 
   std::mutex mu_;

@@ -11,6 +11,7 @@ using ::workato::connector::internal::PageToken;
 
 constexpr char kUsersList[] = "users";
 constexpr char kConnectionsList[] = "connections";
+constexpr char kSyncRunsList[] = "sync_runs";
 
 absl::Status InvalidToken(absl::string_view why) {
   return MakeError(
@@ -56,6 +57,25 @@ absl::StatusOr<UserKey> DecodeUserPageToken(absl::string_view text,
     return InvalidToken("it was issued with another show_removed");
   }
   return UserKey{token->last_email(), token->last_id()};
+}
+
+std::string EncodeSyncRunPageToken(const std::string& connection_id, const SyncRunKey& last) {
+  PageToken token;
+  token.set_list(kSyncRunsList);
+  token.set_connection_id(connection_id);
+  token.set_last_id(last.start_time_us);
+  token.set_last_connection_id(last.id);
+  return Encode(token);
+}
+
+absl::StatusOr<SyncRunKey> DecodeSyncRunPageToken(absl::string_view text,
+                                                  const std::string& connection_id) {
+  absl::StatusOr<PageToken> token = Decode(text, kSyncRunsList);
+  if (!token.ok()) return token.status();
+  if (token->connection_id() != connection_id) {
+    return InvalidToken("it was issued for another connection");
+  }
+  return SyncRunKey{token->last_id(), token->last_connection_id()};
 }
 
 std::string EncodeConnectionPageToken(const std::string& last_connection_id) {

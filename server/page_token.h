@@ -24,6 +24,14 @@ namespace workato_connector {
                                                           const std::string& connection_id,
                                                           bool show_removed);
 
+[[nodiscard]] std::string EncodeSyncRunPageToken(const std::string& connection_id,
+                                                 const SyncRunKey& last);
+
+// DecodeSyncRunPageToken: INVALID_ARGUMENT (INVALID_PAGE_TOKEN) for a
+// malformed token or one issued for another connection.
+[[nodiscard]] absl::StatusOr<SyncRunKey> DecodeSyncRunPageToken(absl::string_view token,
+                                                                const std::string& connection_id);
+
 [[nodiscard]] std::string EncodeConnectionPageToken(const std::string& last_connection_id);
 
 [[nodiscard]] absl::StatusOr<std::string> DecodeConnectionPageToken(absl::string_view token);

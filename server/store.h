@@ -42,6 +42,17 @@ struct UserPage {
   bool more = false;
 };
 
+// The keyset position of a sync run in history order (newest first).
+struct SyncRunKey {
+  int64_t start_time_us = 0;
+  std::string id;
+};
+
+struct SyncRunPage {
+  std::vector<::workato::connector::v1::SyncRun> runs;
+  bool more = false;
+};
+
 struct ConnectionPage {
   std::vector<::workato::connector::v1::Connection> connections;
   int32_t total_size = 0;
@@ -79,9 +90,15 @@ class Store {
       const std::string& id, ::workato::connector::v1::Connection::State state,
       const std::string& message, absl::Time now) = 0;
 
-  // RecordSyncRun stores a finished run as the connection's last_sync.
-  [[nodiscard]] virtual absl::Status RecordSyncRun(
-      const ::workato::connector::v1::SyncRun& run) = 0;
+  // RecordSyncRun stores a finished run as the connection's last_sync and
+  // in its history, keeping only the newest `history_limit` runs.
+  [[nodiscard]] virtual absl::Status RecordSyncRun(const ::workato::connector::v1::SyncRun& run,
+                                                   int history_limit) = 0;
+
+  // ListSyncRuns returns a connection's runs newest first (by start time,
+  // then id), strictly after `after` when given.
+  [[nodiscard]] virtual absl::StatusOr<SyncRunPage> ListSyncRuns(
+      const std::string& connection_id, const std::optional<SyncRunKey>& after, int limit) = 0;
 
   // ApplySnapshot merges a complete listing into the stored users (see
   // MergeSnapshot) and replaces them atomically: a reader sees either the

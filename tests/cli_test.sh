@@ -31,13 +31,21 @@ gport=$(free_port)
 "$build/tests/fake_workato/fake-workato" --port="$wport" --token_file="$work/token" --users=12 \
   >"$work/workato.log" 2>&1 &
 pids+=($!)
-"$build/server/workato-connector-server" --listen="127.0.0.1:$gport" \
-  --workato_url_override="US=http://127.0.0.1:$wport" 2>"$work/server.log" &
-server_pid=$!
-pids+=($server_pid)
+start_server() {
+  "$build/server/workato-connector-server" --listen="127.0.0.1:$gport" \
+    --store="sqlite:$work/data/connector.db" \
+    --workato_url_override="US=http://127.0.0.1:$wport" 2>>"$work/server.log" &
+  server_pid=$!
+  pids+=($server_pid)
+  for _ in $(seq 1 100); do
+    cli connections >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+}
 cli() { "$build/client/workato-connector-cli" --server="127.0.0.1:$gport" "$@"; }
+start_server
 for _ in $(seq 1 100); do
-  cli connections >/dev/null 2>&1 && grep -q listening "$work/workato.log" && break
+  grep -q listening "$work/workato.log" && break
   sleep 0.1
 done
 
@@ -76,15 +84,42 @@ check "missing connection is NOT_FOUND" grep -q "NOT_FOUND (CONNECTION_NOT_FOUND
 cli users 2>/dev/null
 check "users without id exits 2" test $? -eq 2
 
+cli runs "$id" >"$work/runs.txt"
+check "runs lists the sync" grep -q "SUCCEEDED" "$work/runs.txt"
+
+# Durable store: a clean restart keeps everything.
+cli --json users "$id" --show_removed >"$work/before.json"
+kill -TERM "$server_pid"
+wait "$server_pid"
+check "server exits 0 on SIGTERM" test $? -eq 0
+start_server
+cli --json users "$id" --show_removed >"$work/after.json"
+check "users identical after a restart" cmp -s "$work/before.json" "$work/after.json"
+
+# kill -9 during a slow sync of a changed workspace: the previous snapshot stays.
+kill "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null
+"$build/tests/fake_workato/fake-workato" --port="$wport" --token_file="$work/token" --users=5 \
+  --members_delay=3s >"$work/workato2.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q listening "$work/workato2.log" && break; sleep 0.1; done
+cli sync "$id" >/dev/null 2>&1 &
+sleep 1
+kill -KILL "$server_pid"
+wait "$server_pid" 2>/dev/null
+start_server
+cli --json users "$id" --show_removed >"$work/crashed.json"
+check "users identical after kill -9 mid-sync" cmp -s "$work/before.json" "$work/crashed.json"
+check "the token is nowhere on disk" bash -c "! grep -rqa '$token' '$work/data'"
+check "the key file is private" test "$(stat -c %a "$work/data/token.key")" = 600
+
 cli disconnect "$id" >/dev/null
 check "disconnect" test $? -eq 0
 cli connections >"$work/list.txt"
 check "no connections left" test "$(wc -l <"$work/list.txt")" -eq 1
 
-# SIGTERM stops the server cleanly.
 kill -TERM "$server_pid"
 wait "$server_pid"
-check "server exits 0 on SIGTERM" test $? -eq 0
 check "server log is JSON lines" python3 -c "
 import json; [json.loads(l) for l in open('$work/server.log')]"
 check "token never in the server log" bash -c "! grep -q '$token' '$work/server.log'"

@@ -26,6 +26,8 @@ ABSL_FLAG(uint32_t, seed, 1, "Seed for the generated collaborators.");
 ABSL_FLAG(int64_t, workspace_id, 1234567, "Workspace id for /api/users/me.");
 ABSL_FLAG(std::string, workspace_name, "Acme Demo", "Workspace name for /api/users/me.");
 ABSL_FLAG(bool, gzip, true, "Gzip responses to requests whose Accept-Encoding allows it.");
+ABSL_FLAG(absl::Duration, members_delay, absl::ZeroDuration(),
+          "Sleep this long before answering /api/members (a slow Workato, for crash tests).");
 
 namespace {
 
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   wt::FakeWorkato fake;
   fake.SetWorkspace(token, std::move(ws));
   fake.SetGzip(absl::GetFlag(FLAGS_gzip));
+  fake.SetDelay(wt::Endpoint::kMembers, absl::GetFlag(FLAGS_members_delay));
   const int bound = fake.Start(port);
   if (bound < 0) {
     std::cerr << "fake-workato: cannot listen on 127.0.0.1:" << port << "\n";
