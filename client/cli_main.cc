@@ -29,6 +29,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
@@ -56,6 +57,7 @@ constexpr char kUsage[] =
     "  sync CONNECTION_ID\n"
     "  users CONNECTION_ID [--show_removed]\n"
     "  runs CONNECTION_ID\n"
+    "  health   (grpc.health.v1 Check: prints SERVING, exits 0 only when serving)\n"
     "  disconnect CONNECTION_ID\n";
 
 void SetDeadline(grpc::ClientContext* context) {
@@ -340,6 +342,19 @@ int ListSyncRuns(Stub& stub, const std::string& id) {
   return 0;
 }
 
+int Health(const std::shared_ptr<grpc::Channel>& channel) {
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(&context, request, &response);
+  if (!status.ok()) return ReportError(status);
+  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
+            << "\n";
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+}
+
 int Disconnect(Stub& stub, const std::string& id) {
   v1::DeleteConnectionRequest request;
   request.set_connection_id(id);
@@ -374,6 +389,7 @@ int main(int argc, char** argv) {
     return !id.empty();
   };
   if (command == "connect") return Connect(*stub);
+  if (command == "health") return Health(channel);
   if (command == "connections") return ListConnections(*stub);
   if (command == "get") return need_id() ? GetConnection(*stub, id) : 2;
   if (command == "sync") return need_id() ? Sync(*stub, id) : 2;

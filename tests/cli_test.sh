@@ -49,6 +49,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+check "health is SERVING" test "$(cli health)" = SERVING
+
 # Token from a file; table output.
 cli connect --data_center=US --token_file="$work/token" >"$work/connect.txt"
 check "connect prints the connection" grep -q "ACTIVE" "$work/connect.txt"
