@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev
   libcurl4-openssl-dev libssl-dev
-  libsimdjson-dev libsqlite3-dev
+  libsimdjson-dev libsqlite3-dev prometheus-cpp-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev
   curl python3

@@ -82,12 +82,20 @@ absl::Status ExplainConnectFailure(const absl::Status& details, const absl::Stat
 }  // namespace
 
 Connector::Connector(const WorkatoClient* client, Store* store, TokenCipher cipher, Clock clock,
-                     int sync_history)
+                     int sync_history, Observer* observer)
     : client_(client),
       store_(store),
       cipher_(std::move(cipher)),
       clock_(std::move(clock)),
-      sync_history_(std::max(1, sync_history)) {}
+      sync_history_(std::max(1, sync_history)),
+      observer_(observer) {}
+
+std::pair<int, int> Connector::UserCounts(const std::string& connection_id) {
+  absl::StatusOr<UserPage> active = store_->ListUsers(connection_id, false, std::nullopt, 1);
+  absl::StatusOr<UserPage> all = store_->ListUsers(connection_id, true, std::nullopt, 1);
+  if (!active.ok() || !all.ok()) return {0, 0};
+  return {active->total_size, all->total_size - active->total_size};
+}
 
 absl::StatusOr<Connector::TokenCheck> Connector::CheckStoredTokens(const TokenCipher* previous) {
   TokenCheck check;
@@ -96,6 +104,10 @@ absl::StatusOr<Connector::TokenCheck> Connector::CheckStoredTokens(const TokenCi
     absl::StatusOr<ConnectionPage> page = store_->ListConnections(after, kMaxPageSize);
     if (!page.ok()) return page.status();
     for (const v1::Connection& c : page->connections) {
+      if (observer_ != nullptr) {
+        auto [active, removed] = UserCounts(c.id());
+        observer_->OnConnectionLoaded(c, active, removed);
+      }
       absl::StatusOr<StoredConnection> stored = store_->GetConnection(c.id());
       if (!stored.ok()) continue;  // Deleted meanwhile.
       if (cipher_.Open(stored->sealed_token, c.id()).ok()) continue;
@@ -228,6 +240,7 @@ absl::Status Connector::DeleteConnection(const v1::DeleteConnectionRequest& requ
   absl::Status deleted = store_->DeleteConnection(request.connection_id());
   if (deleted.ok()) {
     Log(LogLevel::kInfo, "connection deleted", {{"connection_id", request.connection_id()}});
+    if (observer_ != nullptr) observer_->OnConnectionDeleted(request.connection_id());
   }
   return deleted;
 }
@@ -326,6 +339,10 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
   if (absl::Status recorded = store_->RecordSyncRun(run, sync_history_);
       !recorded.ok() && outcome.ok()) {
     outcome = recorded;
+  }
+  if (observer_ != nullptr) {
+    auto [active, removed] = UserCounts(connection_id);
+    observer_->OnSyncFinished(run, active, removed);
   }
   Log(outcome.ok() ? LogLevel::kInfo : LogLevel::kWarning, "sync finished",
       {{"connection_id", connection_id},

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "observer.h"
 #include "store.h"
 #include "token_cipher.h"
 #include "workato/connector/v1/connector.pb.h"
@@ -32,12 +33,12 @@ class Connector {
 
   // `client` and `store` must outlive the Connector.
   Connector(const WorkatoClient* client, Store* store, TokenCipher cipher, Clock clock = &absl::Now,
-            int sync_history = kDefaultSyncHistory);
+            int sync_history = kDefaultSyncHistory, Observer* observer = nullptr);
 
-  // CheckStoredTokens runs at start: every stored token must open under the
-  // current key. One sealed under `previous` (key rotation) is re-sealed
-  // under the current key; one that opens under neither marks its connection
-  // NEEDS_RECONNECT. Returns how many were re-sealed and how many are lost.
+  // CheckStoredTokens runs at start (and tells the Observer about every
+  // stored connection): every stored token must open under the current key. One sealed under
+  // `previous` (key rotation) is re-sealed under the current key; one that opens under neither
+  // marks its connection NEEDS_RECONNECT. Returns how many were re-sealed and how many are lost.
   struct TokenCheck {
     int resealed = 0;
     int unreadable = 0;
@@ -88,6 +89,8 @@ class Connector {
   // True once every caller waiting on the connection's sync has cancelled.
   bool AllWaitersCancelled(const std::string& connection_id);
   absl::Status CheckComplete(const std::string& connection_id, const CollaboratorListing& listing);
+  // The stored active and removed users of a connection (for the Observer).
+  std::pair<int, int> UserCounts(const std::string& connection_id);
   absl::Status MarkNeedsReconnect(const std::string& connection_id, const std::string& why);
 
   const WorkatoClient* client_;
@@ -95,6 +98,7 @@ class Connector {
   const TokenCipher cipher_;
   const Clock clock_;
   const int sync_history_;
+  Observer* const observer_;
 
   // Serialises the find-seal-store step of Connect, so that two Connects of
   // one new workspace cannot create two connections.

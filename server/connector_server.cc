@@ -68,6 +68,12 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   if (absl::Status s = endpoints.ApplyOverrides(options.workato_url_overrides); !s.ok()) return s;
 
   std::unique_ptr<ConnectorServer> server(new ConnectorServer());
+  server->metrics_ = std::make_unique<Metrics>();
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<int> port = server->metrics_->Serve(options.metrics_listen);
+    if (!port.ok()) return port.status();
+    server->metrics_port_ = *port;
+  }
   std::string data_dir;
   if (store == nullptr) {
     absl::StatusOr<std::unique_ptr<Store>> opened = OpenStore(options.store, &data_dir);
@@ -92,10 +98,11 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   server->rate_limiter_ = std::make_unique<RateLimiter>(options.rate_limit_per_minute,
                                                         options.rate_limit_burst, Clock::Real());
   server->client_ = std::make_unique<WorkatoClient>(server->fetcher_.get(), std::move(endpoints),
-                                                    options.workato, server->rate_limiter_.get());
-  server->connector_ =
-      std::make_unique<Connector>(server->client_.get(), server->store_.get(),
-                                  std::move(keys->current), &absl::Now, options.sync_history);
+                                                    options.workato, server->rate_limiter_.get(),
+                                                    Clock::Real(), server->metrics_.get());
+  server->connector_ = std::make_unique<Connector>(server->client_.get(), server->store_.get(),
+                                                   std::move(keys->current), &absl::Now,
+                                                   options.sync_history, server->metrics_.get());
   absl::StatusOr<Connector::TokenCheck> check =
       server->connector_->CheckStoredTokens(keys->previous ? &*keys->previous : nullptr);
   if (!check.ok()) return check.status();
@@ -105,8 +112,8 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
          {"unreadable_need_reconnect", absl::StrCat(check->unreadable)}});
   }
   server->executor_ = std::make_unique<Executor>(options.executor_threads, options.executor_queue);
-  server->service_ =
-      std::make_unique<WorkatoConnectorService>(server->connector_.get(), server->executor_.get());
+  server->service_ = std::make_unique<WorkatoConnectorService>(
+      server->connector_.get(), server->executor_.get(), server->metrics_.get());
 
   // grpc's built-in health service does not register the descriptor of
   // grpc.health.v1; touching the generated code links it in, so reflection
@@ -125,7 +132,9 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   Log(LogLevel::kInfo, "server listening",
-      {{"listen", options.listen}, {"port", absl::StrCat(server->port_)}});
+      {{"listen", options.listen},
+       {"port", absl::StrCat(server->port_)},
+       {"metrics_port", absl::StrCat(server->metrics_port_)}});
   return server;
 }
 

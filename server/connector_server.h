@@ -12,6 +12,7 @@
 #include "grpc_service.h"
 #include "grpcpp/server.h"
 #include "http_fetcher.h"
+#include "metrics.h"
 #include "rate_limiter.h"
 #include "store.h"
 #include "token_key.h"
@@ -37,6 +38,8 @@ struct ServerOptions {
   // generated in the database's directory.
   TokenKeyOptions token_keys;
   int sync_history = Connector::kDefaultSyncHistory;
+  // Prometheus /metrics address ("host:port", port 0 picks one); "" = off.
+  std::string metrics_listen;
 };
 
 // ConnectorServer wires the layers together and serves them over gRPC, with
@@ -53,6 +56,8 @@ class ConnectorServer {
 
   // The port actually bound (useful with "127.0.0.1:0").
   [[nodiscard]] int port() const { return port_; }
+  // The metrics port actually bound, or 0 when metrics are off.
+  [[nodiscard]] int metrics_port() const { return metrics_port_; }
 
   // Shutdown marks health NOT_SERVING, refuses new calls, lets calls in
   // flight finish until `drain` passes, then cancels the rest.
@@ -61,6 +66,7 @@ class ConnectorServer {
  private:
   ConnectorServer() = default;
 
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<HttpFetcher> fetcher_;
   std::unique_ptr<RateLimiter> rate_limiter_;
@@ -70,6 +76,7 @@ class ConnectorServer {
   std::unique_ptr<WorkatoConnectorService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  int metrics_port_ = 0;
   bool shut_down_ = false;
 };
 

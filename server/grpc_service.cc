@@ -24,18 +24,24 @@ CallContext ContextOf(grpc::CallbackServerContext* context) {
   return call;
 }
 
-// Finish completes a call with its result and logs one line for it. The log
-// names the method, code and connection; requests (which may hold a token)
-// are never logged.
+absl::Status Overloaded();
+
+}  // namespace
+
+// The log line names the method, code and connection; requests (which may
+// hold a token) are never logged.
 template <typename T>
-void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
-            const std::string& connection_id, absl::StatusOr<T> result, T* response) {
+void WorkatoConnectorService::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+                                     absl::Time start, const std::string& connection_id,
+                                     absl::StatusOr<T> result, T* response) {
   absl::Status status = result.status();
   if (result.ok()) *response = *std::move(result);
-  LogFields fields = {
-      {"rpc_method", std::string(method)},
-      {"grpc_code", absl::StatusCodeToString(status.code())},
-      {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - start))}};
+  const absl::Duration elapsed = absl::Now() - start;
+  const std::string code = absl::StatusCodeToString(status.code());
+  if (observer_ != nullptr) observer_->OnRpc(method, code, elapsed);
+  LogFields fields = {{"rpc_method", std::string(method)},
+                      {"grpc_code", code},
+                      {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(elapsed))}};
   if (!connection_id.empty()) fields.emplace_back("connection_id", connection_id);
   if (!status.ok()) {
     fields.emplace_back("reason", ErrorReason(status));
@@ -45,6 +51,8 @@ void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::T
   reactor->Finish(ToGrpcStatus(status));
 }
 
+namespace {
+
 absl::Status Overloaded() {
   return MakeError(absl::StatusCode::kResourceExhausted, reason::kOverloaded,
                    "the server has too many calls to Workato waiting; try again shortly");
@@ -52,8 +60,9 @@ absl::Status Overloaded() {
 
 }  // namespace
 
-WorkatoConnectorService::WorkatoConnectorService(Connector* connector, Executor* executor)
-    : connector_(connector), executor_(executor) {}
+WorkatoConnectorService::WorkatoConnectorService(Connector* connector, Executor* executor,
+                                                 Observer* observer)
+    : connector_(connector), executor_(executor), observer_(observer) {}
 
 grpc::ServerUnaryReactor* WorkatoConnectorService::Connect(grpc::CallbackServerContext* context,
                                                            const v1::ConnectRequest* request,
@@ -111,10 +120,11 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::Sync(grpc::CallbackServerCont
   const absl::Time start = absl::Now();
   CallContext call = ContextOf(context);
   bool queued = executor_->TrySubmit([this, reactor, request, response, start, call] {
-    connector_->Sync(
-        *request, call, [reactor, request, response, start](absl::StatusOr<v1::SyncRun> result) {
-          Finish(reactor, "Sync", start, request->connection_id(), std::move(result), response);
-        });
+    connector_->Sync(*request, call,
+                     [this, reactor, request, response, start](absl::StatusOr<v1::SyncRun> result) {
+                       Finish(reactor, "Sync", start, request->connection_id(), std::move(result),
+                              response);
+                     });
   });
   if (!queued) {
     Finish<v1::SyncRun>(reactor, "Sync", start, request->connection_id(), Overloaded(), response);

@@ -3,6 +3,7 @@
 
 #include "connector.h"
 #include "executor.h"
+#include "observer.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
 namespace workato_connector {
@@ -13,8 +14,8 @@ namespace workato_connector {
 class WorkatoConnectorService final
     : public ::workato::connector::v1::WorkatoConnector::CallbackService {
  public:
-  // Both must outlive the service.
-  WorkatoConnectorService(Connector* connector, Executor* executor);
+  // All must outlive the service; `observer` may be null.
+  WorkatoConnectorService(Connector* connector, Executor* executor, Observer* observer = nullptr);
 
   grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context,
                                     const ::workato::connector::v1::ConnectRequest* request,
@@ -44,8 +45,14 @@ class WorkatoConnectorService final
       ::workato::connector::v1::ListSyncRunsResponse* response) override;
 
  private:
+  // Finish completes a call with its result, logs it and reports it.
+  template <typename T>
+  void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
+              const std::string& connection_id, absl::StatusOr<T> result, T* response);
+
   Connector* connector_;
   Executor* executor_;
+  Observer* observer_;
 };
 
 }  // namespace workato_connector

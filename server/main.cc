@@ -7,7 +7,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "connector_server.h"
@@ -61,20 +63,46 @@ ABSL_FLAG(std::string, previous_token_key_file, "",
 ABSL_FLAG(int, sync_history, 20, "Sync runs kept per connection (ListSyncRuns).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may take to finish.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090",
+          "Prometheus metrics (text format at /metrics) address; empty turns them off.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error.");
 
 namespace {
+
+constexpr char kEnvPrefix[] = "WORKATO_CONNECTOR_";
 
 int Fail(const std::string& message) {
   workato_connector::Log(workato_connector::LogLevel::kError, message);
   return 2;
 }
 
+// ApplyEnvironment sets every flag named in the environment as
+// WORKATO_CONNECTOR_<FLAG_NAME> (e.g. WORKATO_CONNECTOR_LOG_LEVEL=debug), so
+// that a Kubernetes ConfigMap can configure the server; flags given on the
+// command line are parsed afterwards and win.
+bool ApplyEnvironment(std::string* error) {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const std::string variable = absl::StrCat(kEnvPrefix, absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) continue;
+    std::string why;
+    if (!flag->ParseFrom(value, &why)) {
+      *error = absl::StrCat(variable, ": ", why);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Serves the workato.connector.v1.WorkatoConnector gRPC API. Logs are JSON lines on stderr.");
+      "Serves the workato.connector.v1.WorkatoConnector gRPC API. Logs are JSON lines on stderr.\n"
+      "Every flag can also be set in the environment as WORKATO_CONNECTOR_<FLAG_NAME>, e.g.\n"
+      "WORKATO_CONNECTOR_LOG_LEVEL=debug; the command line wins.");
+  std::string env_error;
+  if (!ApplyEnvironment(&env_error)) return Fail(env_error);
   absl::ParseCommandLine(argc, argv);
 
   workato_connector::LogLevel level;
@@ -111,6 +139,7 @@ int main(int argc, char** argv) {
     options.token_keys.key_base64 = env;
   }
   options.sync_history = absl::GetFlag(FLAGS_sync_history);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.executor_threads = absl::GetFlag(FLAGS_executor_threads);
   options.executor_queue = static_cast<size_t>(absl::GetFlag(FLAGS_executor_queue));
   if (options.executor_threads < 1 || absl::GetFlag(FLAGS_executor_queue) < 1) {

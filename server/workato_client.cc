@@ -71,12 +71,14 @@ absl::Status WithAttempts(const absl::Status& status, int attempts) {
 }  // namespace
 
 WorkatoClient::WorkatoClient(HttpFetcher* fetcher, DataCenterEndpoints endpoints,
-                             WorkatoClientOptions options, RateLimiter* rate_limiter, Clock* clock)
+                             WorkatoClientOptions options, RateLimiter* rate_limiter, Clock* clock,
+                             Observer* observer)
     : fetcher_(fetcher),
       endpoints_(std::move(endpoints)),
       options_(options),
       rate_limiter_(rate_limiter),
-      clock_(clock) {}
+      clock_(clock),
+      observer_(observer) {}
 
 std::string WorkatoClient::RateScope(DataCenter dc, int64_t workspace_id) {
   return absl::StrCat(DataCenterName(dc), "/", workspace_id);
@@ -98,10 +100,16 @@ int WorkatoClient::HttpStatusOf(const absl::Status& status) {
   return code;
 }
 
-absl::StatusOr<HttpResponse> WorkatoClient::GetOnce(const HttpRequest& request,
+absl::StatusOr<HttpResponse> WorkatoClient::GetOnce(DataCenter dc, const HttpRequest& request,
                                                     absl::string_view group,
                                                     absl::string_view path) const {
+  const absl::Time start = clock_->Now();
   absl::StatusOr<HttpResponse> response = fetcher_->Get(request);
+  if (observer_ != nullptr) {
+    observer_->OnWorkatoRequest(dc, path,
+                                response.ok() ? static_cast<int>(response->status_code) : 0,
+                                clock_->Now() - start);
+  }
   if (!response.ok()) return response.status();
   if (response->status_code < 200 || response->status_code > 299) {
     return StatusForHttp(*response, group, path, clock_->Now());
@@ -135,10 +143,13 @@ absl::StatusOr<HttpResponse> WorkatoClient::Get(DataCenter dc, absl::string_view
     if (rate_limiter_ != nullptr) {
       absl::StatusOr<absl::Duration> wait = rate_limiter_->Reserve(rate_key, context.deadline);
       if (!wait.ok()) return wait.status();
-      if (*wait > absl::ZeroDuration()) clock_->Sleep(*wait, context);
+      if (*wait > absl::ZeroDuration()) {
+        if (observer_ != nullptr) observer_->OnRateLimitWait(*wait);
+        clock_->Sleep(*wait, context);
+      }
       if (context.IsCancelled()) continue;
     }
-    absl::StatusOr<HttpResponse> response = GetOnce(request, group, path);
+    absl::StatusOr<HttpResponse> response = GetOnce(dc, request, group, path);
     if (response.ok()) return response;
     const absl::Status& failure = response.status();
     if (!retry.OnFailure(failure)) return WithAttempts(failure, attempt);

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "data_center.h"
 #include "http_fetcher.h"
+#include "observer.h"
 #include "rate_limiter.h"
 #include "workato_json.h"
 
@@ -51,7 +52,7 @@ class WorkatoClient {
   // outlive the client.
   WorkatoClient(HttpFetcher* fetcher, DataCenterEndpoints endpoints,
                 WorkatoClientOptions options = {}, RateLimiter* rate_limiter = nullptr,
-                Clock* clock = Clock::Real());
+                Clock* clock = Clock::Real(), Observer* observer = nullptr);
 
   // GET /api/users/me: the workspace the token belongs to. `rate_scope`
   // names whose request budget it spends (e.g. "US/1234"; see RateScope).
@@ -79,7 +80,7 @@ class WorkatoClient {
                                                  absl::string_view token, absl::string_view group,
                                                  absl::string_view rate_scope,
                                                  const CallContext& context) const;
-  [[nodiscard]] absl::StatusOr<HttpResponse> GetOnce(const HttpRequest& request,
+  [[nodiscard]] absl::StatusOr<HttpResponse> GetOnce(DataCenter dc, const HttpRequest& request,
                                                      absl::string_view group,
                                                      absl::string_view path) const;
 
@@ -88,6 +89,7 @@ class WorkatoClient {
   WorkatoClientOptions options_;
   RateLimiter* rate_limiter_;
   Clock* clock_;
+  Observer* observer_;
 };
 
 }  // namespace workato_connector

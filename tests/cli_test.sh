@@ -31,10 +31,11 @@ gport=$(free_port)
 "$build/tests/fake_workato/fake-workato" --port="$wport" --token_file="$work/token" --users=12 \
   >"$work/workato.log" 2>&1 &
 pids+=($!)
-start_server() {
-  "$build/server/workato-connector-server" --listen="127.0.0.1:$gport" \
-    --store="sqlite:$work/data/connector.db" \
-    --workato_url_override="US=http://127.0.0.1:$wport" 2>>"$work/server.log" &
+start_server() {  # start_server [EXTRA_FLAGS...]
+  # The store comes from the environment, as a ConfigMap would give it.
+  WORKATO_CONNECTOR_STORE="sqlite:$work/data/connector.db" \
+    "$build/server/workato-connector-server" --listen="127.0.0.1:$gport" --metrics_listen= \
+    --workato_url_override="US=http://127.0.0.1:$wport" "$@" 2>>"$work/server.log" &
   server_pid=$!
   pids+=($server_pid)
   for _ in $(seq 1 100); do
@@ -114,6 +115,54 @@ cli --json users "$id" --show_removed >"$work/crashed.json"
 check "users identical after kill -9 mid-sync" cmp -s "$work/before.json" "$work/crashed.json"
 check "the token is nowhere on disk" bash -c "! grep -rqa '$token' '$work/data'"
 check "the key file is private" test "$(stat -c %a "$work/data/token.key")" = 600
+
+check "the store came from WORKATO_CONNECTOR_STORE" test -f "$work/data/connector.db"
+
+restart_fake() {  # restart_fake USERS DELAY
+  pkill -f "fake-workato --port=$wport" 2>/dev/null || true
+  sleep 0.2
+  "$build/tests/fake_workato/fake-workato" --port="$wport" --token_file="$work/token" \
+    --users="$1" --members_delay="$2" >"$work/workato3.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do grep -q listening "$work/workato3.log" && break; sleep 0.1; done
+}
+
+# Graceful shutdown, a call in flight that fits in the drain: it completes,
+# health stops saying SERVING at once, and the server exits 0.
+restart_fake 12 1500ms
+kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null
+start_server --drain_timeout=10s
+cli sync "$id" >"$work/drained.txt" 2>&1 &
+sync_pid=$!
+sleep 0.5
+kill -TERM "$server_pid"
+sleep 0.2
+check "health is not SERVING while draining" bash -c "! $build/client/workato-connector-cli --server=127.0.0.1:$gport --timeout=2s health >/dev/null 2>&1"
+wait "$sync_pid"
+check "the sync in flight finished during the drain" test $? -eq 0
+wait "$server_pid"
+check "server exits 0 after draining" test $? -eq 0
+
+# A sync longer than the drain: cancelled cleanly, nothing half-stored.
+start_server
+cli --json users "$id" --show_removed >"$work/before-drain.json"
+kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null
+restart_fake 3 30s
+start_server --drain_timeout=1s
+cli sync "$id" >/dev/null 2>&1 &
+sync_pid=$!
+sleep 0.5
+started=$(date +%s)
+kill -TERM "$server_pid"
+wait "$server_pid"
+check "server exits 0 when the drain runs out" test $? -eq 0
+check "the drain deadline is kept" test $(( $(date +%s) - started )) -le 5
+wait "$sync_pid"
+check "the cut-off sync failed" test $? -ne 0
+restart_fake 12 0s
+start_server
+cli --json users "$id" --show_removed >"$work/after-drain.json"
+check "a sync cut by shutdown stored nothing" cmp -s "$work/before-drain.json" "$work/after-drain.json"
 
 cli disconnect "$id" >/dev/null
 check "disconnect" test $? -eq 0

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "connector_server.h"
 #include "fake_workato/fake_workato.h"
 #include "gmock/gmock.h"
@@ -17,6 +18,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "gtest/gtest.h"
+#include "simdjson.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
 namespace workato_connector {
@@ -445,11 +447,42 @@ TEST_F(ServiceTest, TokenNeverInResponsesOrLogs) {
   (void)stub_->ListConnections(Context().get(), v1::ListConnectionsRequest(), &connections);
   seen += connections.SerializeAsString();
   for (const auto& user : AllUsers(connection.id(), true)) seen += user.SerializeAsString();
+  v1::GetConnectionRequest get;
+  get.set_connection_id(connection.id());
+  v1::Connection got;
+  (void)stub_->GetConnection(Context().get(), get, &got);
+  seen += got.SerializeAsString();
+  v1::ListSyncRunsRequest runs_request;
+  runs_request.set_connection_id(connection.id());
+  v1::ListSyncRunsResponse runs;
+  (void)stub_->ListSyncRuns(Context().get(), runs_request, &runs);
+  seen += runs.SerializeAsString();
   workato_.RemoveToken(kToken);
   grpc::Status revoked = Sync(connection.id(), &run);
   seen += revoked.error_message() + revoked.error_details();
+  v1::DeleteConnectionRequest del;
+  del.set_connection_id(connection.id());
+  v1::DeleteConnectionResponse deleted;
+  (void)stub_->DeleteConnection(Context().get(), del, &deleted);
+  grpc::Status gone = stub_->DeleteConnection(Context().get(), del, &deleted);
+  seen += gone.error_message() + gone.error_details();
   std::string logs = ::testing::internal::GetCapturedStderr();
-  EXPECT_THAT(logs, HasSubstr("rpc finished"));  // Logging did happen.
+  // Every RPC was logged, each line one JSON object with the core fields.
+  for (const char* method : {"Connect", "Sync", "ListConnections", "ListUsers", "GetConnection",
+                             "ListSyncRuns", "DeleteConnection"}) {
+    EXPECT_THAT(logs, HasSubstr(absl::StrCat("\"rpc_method\":\"", method, "\""))) << method;
+  }
+  simdjson::dom::parser parser;
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(logs, '\n', absl::SkipEmpty())) {
+    simdjson::dom::element element;
+    ASSERT_EQ(parser.parse(std::string(line)).get(element), simdjson::SUCCESS) << line;
+    for (const char* field : {"time", "level", "message"}) {
+      EXPECT_EQ(element[field].error(), simdjson::SUCCESS) << field << " in " << line;
+    }
+    ++lines;
+  }
+  EXPECT_GT(lines, 10);
   EXPECT_THAT(seen, Not(HasSubstr(kToken)));
   EXPECT_THAT(logs, Not(HasSubstr(kToken)));
   EXPECT_THAT(logs, Not(HasSubstr("wrk-test-token")));
