@@ -18,6 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "testing/grpc_status.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
 namespace workato_connector {
@@ -30,31 +31,10 @@ using testing::FakeWorkato;
 using testing::FakeWorkspace;
 using testing::GenerateCollaborators;
 using ::testing::HasSubstr;
+using testing::ReasonOf;
+using testing::RetryDelayOf;
 
 constexpr char kToken[] = "wrk-robust-token-0001";
-
-std::string ReasonOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return "";
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
-
-std::optional<absl::Duration> RetryDelayOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return std::nullopt;
-  for (const auto& any : details.details()) {
-    google::rpc::RetryInfo info;
-    if (any.UnpackTo(&info)) {
-      return absl::Seconds(info.retry_delay().seconds()) +
-             absl::Nanoseconds(info.retry_delay().nanos());
-    }
-  }
-  return std::nullopt;
-}
 
 class RobustnessTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
+#include "testing/grpc_status.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
 namespace workato_connector {
@@ -31,23 +32,12 @@ using testing::FakeWorkspace;
 using testing::GenerateCollaborators;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::ReasonOf;
 
 constexpr char kToken[] = "wrk-test-token-0123456789";
 constexpr char kOtherToken[] = "wrk-test-token-other-999";
 
 // ReasonOf returns the ErrorInfo reason in a gRPC error's details.
-std::string ReasonOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return "";
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) {
-      EXPECT_EQ(info.domain(), "workato-connector");
-      return info.reason();
-    }
-  }
-  return "";
-}
 
 class ServiceTest : public ::testing::Test {
  protected:
