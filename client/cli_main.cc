@@ -5,7 +5,9 @@
 //
 // The API token is read from --token_file, else WORKATO_API_TOKEN, else
 // standard input; never from a command-line argument (argv is visible to
-// every user of the machine through ps).
+// every user of the machine through ps). The same holds for the caller token
+// (--caller_token_file, else WORKATO_CONNECTOR_CALLER_TOKEN), which is sent as
+// "authorization: Bearer <token>" on every call.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +44,17 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(std::string, display_name, "", "connect: a name for the connection.");
 ABSL_FLAG(bool, show_removed, false, "users: include users no longer in the workspace.");
 ABSL_FLAG(int, page_size, 500, "users, connections: users fetched per call.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA bundle that signed the server's certificate; turns TLS on.");
+ABSL_FLAG(bool, tls, false, "Use TLS, trusting the system's CAs (implied by the other tls flags).");
+ABSL_FLAG(std::string, tls_cert_file, "", "mTLS: this client's PEM certificate chain.");
+ABSL_FLAG(std::string, tls_key_file, "", "mTLS: the PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "TLS: the name to verify in the server's certificate, when it differs from the host "
+          "in --server.");
+ABSL_FLAG(std::string, caller_token_file, "",
+          "File holding this caller's token for the server (else "
+          "$WORKATO_CONNECTOR_CALLER_TOKEN; none when both are empty).");
 
 namespace {
 
@@ -49,7 +62,8 @@ namespace v1 = ::workato::connector::v1;
 using Stub = v1::WorkatoConnector::Stub;
 
 constexpr char kUsage[] =
-    "usage: workato-connector-cli [--server=HOST:PORT] [--json] COMMAND [ARGS]\n"
+    "usage: workato-connector-cli [--server=HOST:PORT] [--json] [--tls_ca_file=F]\n"
+    "         [--tls_cert_file=F --tls_key_file=F] [--caller_token_file=F] COMMAND [ARGS]\n"
     "commands:\n"
     "  connect --data_center=DC [--token_file=F] [--display_name=N]\n"
     "  connections\n"
@@ -60,9 +74,71 @@ constexpr char kUsage[] =
     "  health   (grpc.health.v1 Check: prints SERVING, exits 0 only when serving)\n"
     "  disconnect CONNECTION_ID\n";
 
+// The caller token for the server, read once in main(); "" = none.
+std::string& CallerToken() {
+  static std::string* token = new std::string();
+  return *token;
+}
+
+// SetDeadline prepares every call: its deadline and the caller's credentials.
 void SetDeadline(grpc::ClientContext* context) {
   context->set_deadline(std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_timeout)));
+  if (!CallerToken().empty()) context->AddMetadata("authorization", "Bearer " + CallerToken());
+}
+
+absl::StatusOr<std::string> ReadFile(absl::string_view flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read --", flag, " ", path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// ReadCallerToken reads the caller token from --caller_token_file, else the
+// environment; never from an argument.
+absl::StatusOr<std::string> ReadCallerToken() {
+  std::string token;
+  const std::string file = absl::GetFlag(FLAGS_caller_token_file);
+  if (!file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile("caller_token_file", file);
+    if (!text.ok()) return text.status();
+    token = *std::move(text);
+  } else if (const char* env = std::getenv("WORKATO_CONNECTOR_CALLER_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  return std::string(absl::StripAsciiWhitespace(token));
+}
+
+// MakeChannel opens plaintext, TLS or mutual TLS to --server.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel() {
+  const std::string ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  const std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
+  const std::string server_name = absl::GetFlag(FLAGS_tls_server_name);
+  grpc::ChannelArguments args;
+  if (!absl::GetFlag(FLAGS_tls) && ca_file.empty() && cert_file.empty() && key_file.empty() &&
+      server_name.empty()) {
+    return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile("tls_ca_file", ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+  }
+  if (!cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadFile("tls_cert_file", cert_file);
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadFile("tls_key_file", key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server), grpc::SslCredentials(ssl), args);
 }
 
 // ReportError prints a failed call as "error: CODE (REASON): message".
@@ -380,8 +456,18 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   const std::string id = args.size() > 2 ? args[2] : "";
-  auto channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::string> caller_token = ReadCallerToken();
+  if (!caller_token.ok()) {
+    std::cerr << "error: " << caller_token.status().message() << "\n";
+    return 2;
+  }
+  CallerToken() = *std::move(caller_token);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> made = MakeChannel();
+  if (!made.ok()) {
+    std::cerr << "error: " << made.status().message() << "\n";
+    return 2;
+  }
+  std::shared_ptr<grpc::Channel> channel = *std::move(made);
   auto stub = v1::WorkatoConnector::NewStub(channel);
   auto need_id = [&]() {
     if (id.empty()) std::cerr << "error: " << command << " needs a CONNECTION_ID\n" << kUsage;

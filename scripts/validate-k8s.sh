@@ -193,6 +193,12 @@ EOF
 patch_case service-links StatefulSet 'enableServiceLinks must be false' <<EOF
 - {op: remove, path: /spec/template/spec/enableServiceLinks}
 EOF
+patch_case callers-not-read-only StatefulSet 'CALLER_TOKENS_FILE .* must be on a read-only Secret mount' <<EOF
+- {op: remove, path: ${container}/volumeMounts/2/readOnly}
+EOF
+patch_case allow-insecure StatefulSet 'allow_insecure opens the API' <<EOF
+- {op: add, path: ${container}/args/-, value: --allow_insecure}
+EOF
 patch_case egress-port-80 NetworkPolicy 'egress\[2\] allows TCP/80' <<EOF
 - {op: add, path: /spec/egress/-, value: {ports: [{protocol: TCP, port: 80}]}}
 EOF

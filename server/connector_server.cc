@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "grpcpp/server_builder.h"
 #include "log.h"
 #include "memory_store.h"
+#include "reflection_guard.h"
 #include "sqlite_store.h"
 
 namespace workato_connector {
@@ -60,14 +62,56 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& spec, std::s
   return std::unique_ptr<Store>(*std::move(opened));
 }
 
+// CheckExposure refuses a port reachable from other machines that lets
+// anyone in: the server holds tokens that open customers' workspaces.
+absl::Status CheckExposure(const ServerOptions& options) {
+  if (IsLoopbackListenAddress(options.listen)) return absl::OkStatus();
+  const bool tls = !options.tls.cert_file.empty();
+  const bool callers = !options.caller_tokens_file.empty();
+  if (!tls && !callers) {
+    if (!options.allow_insecure) {
+      return MakeError(
+          absl::StatusCode::kFailedPrecondition, reason::kInvalidConfiguration,
+          absl::StrCat("refusing to listen on ", options.listen,
+                       " (not loopback) without TLS or caller tokens: anyone who reaches the port "
+                       "could read every connected workspace's users and run its API token. Set "
+                       "--caller_tokens_file and/or --tls_cert_file with --tls_key_file, listen "
+                       "on 127.0.0.1, or pass --allow_insecure"));
+    }
+    Log(LogLevel::kWarning,
+        "--allow_insecure: serving plaintext with no caller credentials beyond loopback; anyone "
+        "who reaches the port can use every connected workspace",
+        {{"listen", options.listen}});
+  } else if (callers && !tls) {
+    Log(LogLevel::kWarning,
+        "caller tokens travel in plaintext beyond loopback; add --tls_cert_file and "
+        "--tls_key_file unless the network is otherwise encrypted",
+        {{"listen", options.listen}});
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
     ServerOptions options, std::unique_ptr<Store> store, std::unique_ptr<HttpFetcher> fetcher) {
   DataCenterEndpoints endpoints;
   if (absl::Status s = endpoints.ApplyOverrides(options.workato_url_overrides); !s.ok()) return s;
+  if (absl::Status s = CheckExposure(options); !s.ok()) return s;
 
   std::unique_ptr<ConnectorServer> server(new ConnectorServer());
+  absl::StatusOr<ServerTransport> transport = MakeServerTransport(options.tls);
+  if (!transport.ok()) return transport.status();
+  server->transport_ = *std::move(transport);
+  if (!options.caller_tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<CallerTokens>> callers =
+        CallerTokens::Load(options.caller_tokens_file, options.caller_tokens_reload_interval);
+    if (!callers.ok()) return callers.status();
+    server->callers_ = *std::move(callers);
+    Log(LogLevel::kInfo, "caller tokens loaded",
+        {{"file", options.caller_tokens_file},
+         {"callers", absl::StrCat(server->callers_->size())}});
+  }
   server->metrics_ = std::make_unique<Metrics>();
   if (!options.metrics_listen.empty()) {
     absl::StatusOr<int> port = server->metrics_->Serve(options.metrics_listen);
@@ -112,8 +156,9 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
          {"unreadable_need_reconnect", absl::StrCat(check->unreadable)}});
   }
   server->executor_ = std::make_unique<Executor>(options.executor_threads, options.executor_queue);
-  server->service_ = std::make_unique<WorkatoConnectorService>(
-      server->connector_.get(), server->executor_.get(), server->metrics_.get());
+  server->service_ =
+      std::make_unique<WorkatoConnectorService>(server->connector_.get(), server->executor_.get(),
+                                                server->metrics_.get(), server->callers_.get());
 
   // grpc's built-in health service does not register the descriptor of
   // grpc.health.v1; touching the generated code links it in, so reflection
@@ -123,8 +168,13 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, server->transport_.credentials, &server->port_);
   builder.RegisterService(server->service_.get());
+  if (server->callers_ != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> guards;
+    guards.push_back(std::make_unique<ReflectionGuardFactory>(server->callers_.get()));
+    builder.experimental().SetInterceptorCreators(std::move(guards));
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -134,6 +184,8 @@ absl::StatusOr<std::unique_ptr<ConnectorServer>> ConnectorServer::Start(
   Log(LogLevel::kInfo, "server listening",
       {{"listen", options.listen},
        {"port", absl::StrCat(server->port_)},
+       {"tls", server->transport_.mutual_tls ? "mutual" : (server->transport_.tls ? "on" : "off")},
+       {"caller_tokens", server->callers_ != nullptr ? "on" : "off"},
        {"metrics_port", absl::StrCat(server->metrics_port_)}});
   return server;
 }

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "caller_tokens.h"
 #include "connector.h"
 #include "curl_fetcher.h"
 #include "executor.h"
@@ -16,6 +17,7 @@
 #include "rate_limiter.h"
 #include "store.h"
 #include "token_key.h"
+#include "transport_security.h"
 #include "workato_client.h"
 
 namespace workato_connector {
@@ -23,6 +25,15 @@ namespace workato_connector {
 // Everything the server is configured with; main() fills it from flags.
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
+  // TLS (and mTLS with a client CA) on the gRPC port; plaintext when empty.
+  TlsOptions tls;
+  // "<name> <scope> <token>" lines (see ParseCallerTokens); "" lets every
+  // caller in. Checked for changes at most once per interval.
+  std::string caller_tokens_file;
+  absl::Duration caller_tokens_reload_interval = absl::Seconds(1);
+  // Listening beyond loopback with neither TLS nor caller tokens is refused
+  // unless this is set.
+  bool allow_insecure = false;
   // "DC=URL[,DC=URL...]", see DataCenterEndpoints::ApplyOverrides.
   std::string workato_url_overrides;
   CurlFetcherOptions curl;
@@ -43,7 +54,8 @@ struct ServerOptions {
 };
 
 // ConnectorServer wires the layers together and serves them over gRPC, with
-// the health service and server reflection.
+// the health service (open to all, for probes) and server reflection (read
+// scope when caller tokens are on).
 class ConnectorServer {
  public:
   // Start builds and starts the server. `store` and `fetcher` default to the
@@ -66,6 +78,8 @@ class ConnectorServer {
  private:
   ConnectorServer() = default;
 
+  std::unique_ptr<CallerTokens> callers_;
+  ServerTransport transport_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<HttpFetcher> fetcher_;

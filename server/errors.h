@@ -36,6 +36,12 @@ inline constexpr absl::string_view kIncompleteListing = "INCOMPLETE_LISTING";
 inline constexpr absl::string_view kOverloaded = "OVERLOADED";
 inline constexpr absl::string_view kStorageError = "STORAGE_ERROR";
 inline constexpr absl::string_view kCancelled = "CANCELLED";
+// The gRPC caller (not the Workato token): no or an unknown caller token, or
+// a token whose scope does not allow the method.
+inline constexpr absl::string_view kCallerUnauthenticated = "CALLER_UNAUTHENTICATED";
+inline constexpr absl::string_view kCallerPermissionDenied = "CALLER_PERMISSION_DENIED";
+// Server configuration (flags, files) rejected at start.
+inline constexpr absl::string_view kInvalidConfiguration = "INVALID_CONFIGURATION";
 }  // namespace reason
 
 // Metadata attached to an error and sent in ErrorInfo.metadata.

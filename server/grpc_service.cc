@@ -1,6 +1,7 @@
 #include "grpc_service.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -24,24 +25,23 @@ CallContext ContextOf(grpc::CallbackServerContext* context) {
   return call;
 }
 
-absl::Status Overloaded();
-
 }  // namespace
 
-// The log line names the method, code and connection; requests (which may
-// hold a token) are never logged.
+// The log line names the method, caller, code and connection; requests
+// (which may hold a token) and caller tokens are never logged.
 template <typename T>
-void WorkatoConnectorService::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
-                                     absl::Time start, const std::string& connection_id,
-                                     absl::StatusOr<T> result, T* response) {
+void WorkatoConnectorService::Finish(grpc::ServerUnaryReactor* reactor, const Rpc& rpc,
+                                     const std::string& connection_id, absl::StatusOr<T> result,
+                                     T* response) {
   absl::Status status = result.status();
   if (result.ok()) *response = *std::move(result);
-  const absl::Duration elapsed = absl::Now() - start;
+  const absl::Duration elapsed = absl::Now() - rpc.start;
   const std::string code = absl::StatusCodeToString(status.code());
-  if (observer_ != nullptr) observer_->OnRpc(method, code, elapsed);
-  LogFields fields = {{"rpc_method", std::string(method)},
+  if (observer_ != nullptr) observer_->OnRpc(rpc.method, code, elapsed);
+  LogFields fields = {{"rpc_method", std::string(rpc.method)},
                       {"grpc_code", code},
                       {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(elapsed))}};
+  if (!rpc.caller.empty()) fields.emplace_back("caller", rpc.caller);
   if (!connection_id.empty()) fields.emplace_back("connection_id", connection_id);
   if (!status.ok()) {
     fields.emplace_back("reason", ErrorReason(status));
@@ -49,6 +49,27 @@ void WorkatoConnectorService::Finish(grpc::ServerUnaryReactor* reactor, absl::st
   }
   Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc finished", fields);
   reactor->Finish(ToGrpcStatus(status));
+}
+
+absl::Status WorkatoConnectorService::Authorize(grpc::CallbackServerContext* context,
+                                                CallerScope required, Rpc* rpc) {
+  if (callers_ == nullptr) return absl::OkStatus();
+  std::optional<absl::string_view> authorization;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = absl::string_view(it->second.data(), it->second.size());
+  }
+  absl::StatusOr<std::string> caller = callers_->Authorize(authorization, required, rpc->method);
+  if (caller.ok()) {
+    rpc->caller = *std::move(caller);
+    return absl::OkStatus();
+  }
+  // A known caller without the scope is still named in the log.
+  ErrorMetadata metadata_of_error = ErrorMetadataOf(caller.status());
+  if (auto it = metadata_of_error.find("caller"); it != metadata_of_error.end()) {
+    rpc->caller = it->second;
+  }
+  return caller.status();
 }
 
 namespace {
@@ -61,22 +82,26 @@ absl::Status Overloaded() {
 }  // namespace
 
 WorkatoConnectorService::WorkatoConnectorService(Connector* connector, Executor* executor,
-                                                 Observer* observer)
-    : connector_(connector), executor_(executor), observer_(observer) {}
+                                                 Observer* observer, CallerTokens* callers)
+    : connector_(connector), executor_(executor), observer_(observer), callers_(callers) {}
 
 grpc::ServerUnaryReactor* WorkatoConnectorService::Connect(grpc::CallbackServerContext* context,
                                                            const v1::ConnectRequest* request,
                                                            v1::Connection* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
+  Rpc rpc{"Connect", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kAdmin, &rpc); !denied.ok()) {
+    Finish<v1::Connection>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
   CallContext call = ContextOf(context);
-  bool queued = executor_->TrySubmit([this, reactor, request, response, start, call] {
+  bool queued = executor_->TrySubmit([this, reactor, request, response, rpc, call] {
     absl::StatusOr<v1::Connection> result = connector_->Connect(*request, call);
     std::string id = result.ok() ? result->id() : "";
-    Finish(reactor, "Connect", start, id, std::move(result), response);
+    Finish(reactor, rpc, id, std::move(result), response);
   });
   if (!queued) {
-    Finish<v1::Connection>(reactor, "Connect", start, "", Overloaded(), response);
+    Finish<v1::Connection>(reactor, rpc, "", Overloaded(), response);
   }
   return reactor;
 }
@@ -85,9 +110,12 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::GetConnection(
     grpc::CallbackServerContext* context, const v1::GetConnectionRequest* request,
     v1::Connection* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
-  Finish(reactor, "GetConnection", start, request->connection_id(),
-         connector_->GetConnection(*request), response);
+  Rpc rpc{"GetConnection", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kRead, &rpc); !denied.ok()) {
+    Finish<v1::Connection>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
+  Finish(reactor, rpc, request->connection_id(), connector_->GetConnection(*request), response);
   return reactor;
 }
 
@@ -95,8 +123,12 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::ListConnections(
     grpc::CallbackServerContext* context, const v1::ListConnectionsRequest* request,
     v1::ListConnectionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
-  Finish(reactor, "ListConnections", start, "", connector_->ListConnections(*request), response);
+  Rpc rpc{"ListConnections", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kRead, &rpc); !denied.ok()) {
+    Finish<v1::ListConnectionsResponse>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
+  Finish(reactor, rpc, "", connector_->ListConnections(*request), response);
   return reactor;
 }
 
@@ -104,12 +136,16 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::DeleteConnection(
     grpc::CallbackServerContext* context, const v1::DeleteConnectionRequest* request,
     v1::DeleteConnectionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
+  Rpc rpc{"DeleteConnection", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kAdmin, &rpc); !denied.ok()) {
+    Finish<v1::DeleteConnectionResponse>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
   absl::Status deleted = connector_->DeleteConnection(*request);
   absl::StatusOr<v1::DeleteConnectionResponse> result =
       deleted.ok() ? absl::StatusOr<v1::DeleteConnectionResponse>(v1::DeleteConnectionResponse())
                    : absl::StatusOr<v1::DeleteConnectionResponse>(deleted);
-  Finish(reactor, "DeleteConnection", start, request->connection_id(), std::move(result), response);
+  Finish(reactor, rpc, request->connection_id(), std::move(result), response);
   return reactor;
 }
 
@@ -117,17 +153,20 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::Sync(grpc::CallbackServerCont
                                                         const v1::SyncRequest* request,
                                                         v1::SyncRun* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
+  Rpc rpc{"Sync", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kAdmin, &rpc); !denied.ok()) {
+    Finish<v1::SyncRun>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
   CallContext call = ContextOf(context);
-  bool queued = executor_->TrySubmit([this, reactor, request, response, start, call] {
+  bool queued = executor_->TrySubmit([this, reactor, request, response, rpc, call] {
     connector_->Sync(*request, call,
-                     [this, reactor, request, response, start](absl::StatusOr<v1::SyncRun> result) {
-                       Finish(reactor, "Sync", start, request->connection_id(), std::move(result),
-                              response);
+                     [this, reactor, request, response, rpc](absl::StatusOr<v1::SyncRun> result) {
+                       Finish(reactor, rpc, request->connection_id(), std::move(result), response);
                      });
   });
   if (!queued) {
-    Finish<v1::SyncRun>(reactor, "Sync", start, request->connection_id(), Overloaded(), response);
+    Finish<v1::SyncRun>(reactor, rpc, request->connection_id(), Overloaded(), response);
   }
   return reactor;
 }
@@ -136,9 +175,12 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::ListUsers(grpc::CallbackServe
                                                              const v1::ListUsersRequest* request,
                                                              v1::ListUsersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
-  Finish(reactor, "ListUsers", start, request->connection_id(), connector_->ListUsers(*request),
-         response);
+  Rpc rpc{"ListUsers", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kRead, &rpc); !denied.ok()) {
+    Finish<v1::ListUsersResponse>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
+  Finish(reactor, rpc, request->connection_id(), connector_->ListUsers(*request), response);
   return reactor;
 }
 
@@ -146,9 +188,12 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::ListSyncRuns(
     grpc::CallbackServerContext* context, const v1::ListSyncRunsRequest* request,
     v1::ListSyncRunsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
-  Finish(reactor, "ListSyncRuns", start, request->connection_id(),
-         connector_->ListSyncRuns(*request), response);
+  Rpc rpc{"ListSyncRuns", absl::Now(), ""};
+  if (absl::Status denied = Authorize(context, CallerScope::kRead, &rpc); !denied.ok()) {
+    Finish<v1::ListSyncRunsResponse>(reactor, rpc, "", denied, response);
+    return reactor;
+  }
+  Finish(reactor, rpc, request->connection_id(), connector_->ListSyncRuns(*request), response);
   return reactor;
 }
 

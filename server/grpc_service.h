@@ -1,6 +1,7 @@
 #ifndef WORKATO_CONNECTOR_SERVER_GRPC_SERVICE_H_
 #define WORKATO_CONNECTOR_SERVER_GRPC_SERVICE_H_
 
+#include "caller_tokens.h"
 #include "connector.h"
 #include "executor.h"
 #include "observer.h"
@@ -10,12 +11,16 @@ namespace workato_connector {
 
 // WorkatoConnectorService adapts Connector to gRPC's callback API. Calls
 // that wait on Workato (Connect, Sync) run on the Executor; the others are
-// quick store reads and finish on gRPC's thread.
+// quick store reads and finish on gRPC's thread. With caller tokens, every
+// call is checked before any work: Get/List need the read scope, Connect,
+// Sync and DeleteConnection admin.
 class WorkatoConnectorService final
     : public ::workato::connector::v1::WorkatoConnector::CallbackService {
  public:
-  // All must outlive the service; `observer` may be null.
-  WorkatoConnectorService(Connector* connector, Executor* executor, Observer* observer = nullptr);
+  // All must outlive the service; `observer` may be null, and `callers` null
+  // lets every caller in (plaintext on loopback, or TLS/mTLS only).
+  WorkatoConnectorService(Connector* connector, Executor* executor, Observer* observer = nullptr,
+                          CallerTokens* callers = nullptr);
 
   grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context,
                                     const ::workato::connector::v1::ConnectRequest* request,
@@ -45,14 +50,28 @@ class WorkatoConnectorService final
       ::workato::connector::v1::ListSyncRunsResponse* response) override;
 
  private:
+  // What the log line of one call needs besides its result.
+  struct Rpc {
+    absl::string_view method;
+    absl::Time start;
+    // The caller's name from the tokens file; "" without caller tokens.
+    std::string caller;
+  };
+
+  // Authorize checks the caller's token for `required` and names the caller
+  // in `rpc`; an error is the call's result.
+  [[nodiscard]] absl::Status Authorize(grpc::CallbackServerContext* context, CallerScope required,
+                                       Rpc* rpc);
+
   // Finish completes a call with its result, logs it and reports it.
   template <typename T>
-  void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method, absl::Time start,
-              const std::string& connection_id, absl::StatusOr<T> result, T* response);
+  void Finish(grpc::ServerUnaryReactor* reactor, const Rpc& rpc, const std::string& connection_id,
+              absl::StatusOr<T> result, T* response);
 
   Connector* connector_;
   Executor* executor_;
   Observer* observer_;
+  CallerTokens* callers_;
 };
 
 }  // namespace workato_connector

@@ -16,6 +16,22 @@
 #include "log.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC listen address (host:port).");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on the gRPC port (with --tls_key_file). Re-read when "
+          "it changes, without a restart.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: require client certificates signed by it (mutual TLS).");
+ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Seconds(60),
+          "How often the TLS files are checked for a new version (at least 1s).");
+ABSL_FLAG(std::string, caller_tokens_file, "",
+          "File of callers allowed to use the API, one a line: \"<name> <scope> <token>\" with "
+          "scope read (Get/List calls, reflection) or admin (also Connect, Sync, "
+          "DeleteConnection); '#' starts a comment. Callers send \"authorization: Bearer "
+          "<token>\". Re-read when it changes. Health stays open.");
+ABSL_FLAG(bool, allow_insecure, false,
+          "Allow listening on a non-loopback address with neither TLS nor caller tokens "
+          "(anyone who reaches the port can use it).");
 ABSL_FLAG(std::string, workato_url_override, "",
           "Replace data centers' API base URLs: DC=URL[,DC=URL...], e.g. "
           "US=http://127.0.0.1:18080. For tests and private deployments; the only way to use "
@@ -113,6 +129,15 @@ int main(int argc, char** argv) {
 
   workato_connector::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.tls.refresh_interval = absl::GetFlag(FLAGS_tls_refresh_interval);
+  if (options.tls.refresh_interval < absl::Seconds(1)) {
+    return Fail("--tls_refresh_interval must be at least 1s");
+  }
+  options.caller_tokens_file = absl::GetFlag(FLAGS_caller_tokens_file);
+  options.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
   options.workato_url_overrides = absl::GetFlag(FLAGS_workato_url_override);
   options.curl.ca_file = absl::GetFlag(FLAGS_workato_ca_file);
   options.curl.connect_timeout = absl::GetFlag(FLAGS_workato_connect_timeout);

@@ -175,5 +175,51 @@ check "server log is JSON lines" python3 -c "
 import json; [json.loads(l) for l in open('$work/server.log')]"
 check "token never in the server log" bash -c "! grep -q '$token' '$work/server.log'"
 
+# Caller security: TLS with a generated CA, caller tokens with both scopes.
+"$build/server/workato-connector-server" --listen=0.0.0.0:0 --store=memory --metrics_listen= \
+  2>"$work/exposed.log"
+check "non-loopback without TLS or tokens refuses to start" test $? -eq 2
+check "the refusal says why" grep -q "refusing to listen on 0.0.0.0:0" "$work/exposed.log"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj "/CN=cli test CA" -keyout "$work/ca.key" -out "$work/ca.pem" >/dev/null 2>&1
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+  -keyout "$work/tls.key" -out "$work/tls.csr" >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/tls.ext"
+openssl x509 -req -days 1 -in "$work/tls.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+  -CAcreateserial -extfile "$work/tls.ext" -out "$work/tls.crt" >/dev/null 2>&1
+admin_token="cli-admin-$RANDOM$RANDOM-0123456789"
+reader_token="cli-reader-$RANDOM$RANDOM-0123456789"
+printf 'ops admin %s\nreporting read %s\n' "$admin_token" "$reader_token" >"$work/callers.txt"
+printf '%s\n' "$admin_token" >"$work/admin_token"
+"$build/server/workato-connector-server" --listen="127.0.0.1:$gport" --store=memory \
+  --metrics_listen= --workato_url_override="US=http://127.0.0.1:$wport" \
+  --tls_cert_file="$work/tls.crt" --tls_key_file="$work/tls.key" \
+  --caller_tokens_file="$work/callers.txt" 2>>"$work/secure.log" &
+server_pid=$!
+pids+=($server_pid)
+tcli() { cli --tls_ca_file="$work/ca.pem" "$@"; }
+for _ in $(seq 1 100); do tcli health >/dev/null 2>&1 && break; sleep 0.1; done
+check "health over TLS needs no caller token" test "$(tcli health)" = SERVING
+cli --timeout=3s health >/dev/null 2>&1
+check "plaintext client is refused by the TLS server" test $? -eq 1
+tcli connections 2>"$work/err.txt"
+check "no caller token exits 1" test $? -eq 1
+check "no caller token is CALLER_UNAUTHENTICATED" \
+  grep -q "UNAUTHENTICATED (CALLER_UNAUTHENTICATED)" "$work/err.txt"
+tcli --caller_token_file="$work/admin_token" connect --data_center=US \
+  --token_file="$work/token" >"$work/secure-connect.txt"
+check "admin token from a file connects" grep -q ACTIVE "$work/secure-connect.txt"
+secure_id=$(awk 'NR==2 {print $1}' "$work/secure-connect.txt")
+WORKATO_CONNECTOR_CALLER_TOKEN="$reader_token" tcli --tls_server_name=localhost connections \
+  >"$work/secure-list.txt"
+check "read token from the environment lists" grep -q "$secure_id" "$work/secure-list.txt"
+WORKATO_CONNECTOR_CALLER_TOKEN="$reader_token" tcli sync "$secure_id" 2>"$work/err.txt"
+check "read token cannot sync" grep -q "PERMISSION_DENIED (CALLER_PERMISSION_DENIED)" "$work/err.txt"
+kill -TERM "$server_pid"
+wait "$server_pid"
+check "caller name logged" grep -q '"caller":"reporting"' "$work/secure.log"
+check "caller tokens never logged" \
+  bash -c "! grep -q -e '$admin_token' -e '$reader_token' '$work/secure.log'"
+
 echo "$passed passed, $failed failed"
 test "$failed" -eq 0

@@ -11,15 +11,14 @@
 #include "connector_server.h"
 #include "fake_workato/fake_workato.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/unknown_field_set.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/impl/codegen/client_unary_call.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
 #include "testing/grpc_status.h"
+#include "testing/reflection.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
 namespace workato_connector {
@@ -31,8 +30,10 @@ using testing::FakeWorkato;
 using testing::FakeWorkspace;
 using testing::GenerateCollaborators;
 using ::testing::HasSubstr;
+using testing::LengthDelimited;
 using ::testing::Not;
 using testing::ReasonOf;
+using testing::ReflectionCall;
 
 constexpr char kToken[] = "wrk-test-token-0123456789";
 constexpr char kOtherToken[] = "wrk-test-token-other-999";
@@ -486,51 +487,12 @@ TEST_F(ServiceTest, HealthIsServing) {
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
-// Reflection, spoken over raw bytes: the reflection protos are compiled into
-// libgrpc++_reflection without headers, so the test encodes the two requests
-// by hand and decodes answers as unknown fields.
-std::vector<std::string> LengthDelimited(const std::string& bytes, int field) {
-  google::protobuf::UnknownFieldSet fields;
-  std::vector<std::string> out;
-  if (!fields.ParseFromString(bytes)) return out;
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const auto& f = fields.field(i);
-    if (f.number() == field && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
-      out.push_back(f.length_delimited());
-    }
-  }
-  return out;
-}
-
-std::string ReflectionCall(grpc::Channel* channel, int request_field, const std::string& value) {
-  google::protobuf::UnknownFieldSet request;
-  request.AddLengthDelimited(request_field, value);
-  std::string bytes;
-  request.SerializeToString(&bytes);
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer send(&slice, 1);
-  grpc::internal::RpcMethod method("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                                   grpc::internal::RpcMethod::BIDI_STREAMING);
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
-      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-          channel, method, &context));
-  EXPECT_TRUE(stream->Write(send));
-  stream->WritesDone();
-  grpc::ByteBuffer received;
-  EXPECT_TRUE(stream->Read(&received));
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(received.Dump(&slices).ok());
-  std::string answer;
-  for (const auto& s : slices) answer.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  EXPECT_TRUE(stream->Finish().ok());
-  return answer;
-}
-
 TEST_F(ServiceTest, ReflectionListsAndDescribesServicesIncludingHealth) {
   // ServerReflectionRequest.list_services = 7; response field 6 holds
   // ServiceResponse entries (field 1) with a name (field 1).
-  std::string answer = ReflectionCall(channel_.get(), 7, "*");
+  testing::ReflectionResult listed = ReflectionCall(channel_.get(), 7, "*");
+  ASSERT_TRUE(listed.status.ok()) << listed.status.error_message();
+  std::string answer = listed.answer;
   std::vector<std::string> names;
   for (const auto& list : LengthDelimited(answer, 6)) {
     for (const auto& service : LengthDelimited(list, 1)) {
@@ -542,7 +504,9 @@ TEST_F(ServiceTest, ReflectionListsAndDescribesServicesIncludingHealth) {
   // file_containing_symbol = 4; a file_descriptor_response is field 4, an
   // error_response field 7.
   for (const char* symbol : {"grpc.health.v1.Health", "workato.connector.v1.WorkatoConnector"}) {
-    answer = ReflectionCall(channel_.get(), 4, symbol);
+    testing::ReflectionResult described = ReflectionCall(channel_.get(), 4, symbol);
+    EXPECT_TRUE(described.status.ok()) << symbol;
+    answer = described.answer;
     EXPECT_FALSE(LengthDelimited(answer, 4).empty()) << symbol;
     EXPECT_TRUE(LengthDelimited(answer, 7).empty()) << symbol;
   }

@@ -36,6 +36,7 @@ const CLIENT_LABEL = ['workato-connector/client', 'true'];
 const EGRESS_PORTS = new Set(['UDP/53', 'TCP/53', 'TCP/443']);
 const STORE_VAR = 'WORKATO_CONNECTOR_STORE';
 const TOKEN_KEY_FILE_VAR = 'WORKATO_CONNECTOR_TOKEN_KEY_FILE';
+const CALLER_TOKENS_FILE_VAR = 'WORKATO_CONNECTOR_CALLER_TOKENS_FILE';
 const DRAIN_VAR = 'WORKATO_CONNECTOR_DRAIN_TIMEOUT';
 const WORKLOAD_KINDS = new Set([
   'Pod', 'Deployment', 'ReplicaSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicationController',
@@ -229,6 +230,17 @@ function checkContainer(sts, pod, container, config, isInit) {
   const keyVolume = keyMount && volumes.get(keyMount.name);
   if (!keyVolume?.secret || keyMount.readOnly !== true) {
     problem(sts, `${c}: ${TOKEN_KEY_FILE_VAR} (${keyFile}) must be on a read-only Secret mount`);
+  }
+  // The gRPC port listens on every interface: callers must authenticate, with
+  // tokens from a Secret (the server would refuse to start open anyway).
+  const callersFile = config[CALLER_TOKENS_FILE_VAR];
+  const callersMount = callersFile && mountFor(mounts, callersFile);
+  const callersVolume = callersMount && volumes.get(callersMount.name);
+  if (!callersVolume?.secret || callersMount.readOnly !== true) {
+    problem(sts, `${c}: ${CALLER_TOKENS_FILE_VAR} (${callersFile}) must be on a read-only Secret mount`);
+  }
+  if ((container.args ?? []).includes('--allow_insecure')) {
+    problem(sts, `${c}: --allow_insecure opens the API to anyone who reaches the port`);
   }
   if (!mounts.some((m) => m.mountPath === '/tmp' && volumes.get(m.name)?.emptyDir)) {
     problem(sts, `${c}: /tmp must be an emptyDir (the root filesystem is read-only)`);
