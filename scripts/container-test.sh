@@ -269,7 +269,8 @@ run sh -c 'exit 3' 2>/dev/null || rc=$?
 # The metrics endpoint (prometheus-cpp) listens on 0.0.0.0:9090 by default:
 # when the server has it, it goes on loopback too, and is checked.
 metrics=0
-if run /usr/local/bin/workato-connector-server --helpfull 2>/dev/null | grep -q -- '-metrics_listen'; then
+run /usr/local/bin/workato-connector-server --helpfull >"$work/help.txt" 2>&1 || true
+if grep -q -- '-metrics_listen' "$work/help.txt"; then
   metrics=1
 fi
 
