@@ -290,20 +290,37 @@ int Connect(Stub& stub) {
   return 0;
 }
 
+// FetchAllPages calls `call` page after page (AIP-158), handing each page to
+// `merge`, until the server returns no next_page_token.
+template <typename Response, typename Request, typename Call, typename Merge>
+grpc::Status FetchAllPages(Request request, Call call, Merge merge) {
+  Response page;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    page.Clear();
+    grpc::Status status = call(&context, request, &page);
+    if (!status.ok()) return status;
+    merge(page);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return grpc::Status::OK;
+}
+
 int ListConnections(Stub& stub) {
   std::vector<v1::Connection> all;
   v1::ListConnectionsRequest request;
   request.set_page_size(absl::GetFlag(FLAGS_page_size));
-  v1::ListConnectionsResponse response;
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    response.Clear();
-    grpc::Status status = stub.ListConnections(&context, request, &response);
-    if (!status.ok()) return ReportError(status);
-    all.insert(all.end(), response.connections().begin(), response.connections().end());
-    request.set_page_token(response.next_page_token());
-  } while (!response.next_page_token().empty());
+  grpc::Status status = FetchAllPages<v1::ListConnectionsResponse>(
+      request,
+      [&](grpc::ClientContext* context, const v1::ListConnectionsRequest& r,
+          v1::ListConnectionsResponse* response) {
+        return stub.ListConnections(context, r, response);
+      },
+      [&](v1::ListConnectionsResponse& page) {
+        all.insert(all.end(), page.connections().begin(), page.connections().end());
+      });
+  if (!status.ok()) return ReportError(status);
   if (absl::GetFlag(FLAGS_json)) {
     v1::ListConnectionsResponse merged;
     for (auto& c : all) *merged.add_connections() = c;
@@ -359,18 +376,16 @@ int ListUsers(Stub& stub, const std::string& id) {
   request.set_connection_id(id);
   request.set_show_removed(absl::GetFlag(FLAGS_show_removed));
   request.set_page_size(absl::GetFlag(FLAGS_page_size));
-  v1::ListUsersResponse response;
   v1::ListUsersResponse merged;
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    response.Clear();
-    grpc::Status status = stub.ListUsers(&context, request, &response);
-    if (!status.ok()) return ReportError(status);
-    for (auto& user : *response.mutable_users()) *merged.add_users() = std::move(user);
-    merged.set_total_size(response.total_size());
-    request.set_page_token(response.next_page_token());
-  } while (!response.next_page_token().empty());
+  grpc::Status status = FetchAllPages<v1::ListUsersResponse>(
+      request,
+      [&](grpc::ClientContext* context, const v1::ListUsersRequest& r,
+          v1::ListUsersResponse* response) { return stub.ListUsers(context, r, response); },
+      [&](v1::ListUsersResponse& page) {
+        for (auto& user : *page.mutable_users()) *merged.add_users() = std::move(user);
+        merged.set_total_size(page.total_size());
+      });
+  if (!status.ok()) return ReportError(status);
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << ToJson(merged);
     return 0;
@@ -391,17 +406,15 @@ int ListSyncRuns(Stub& stub, const std::string& id) {
   v1::ListSyncRunsRequest request;
   request.set_connection_id(id);
   request.set_page_size(absl::GetFlag(FLAGS_page_size));
-  v1::ListSyncRunsResponse response;
   v1::ListSyncRunsResponse merged;
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    response.Clear();
-    grpc::Status status = stub.ListSyncRuns(&context, request, &response);
-    if (!status.ok()) return ReportError(status);
-    for (auto& run : *response.mutable_sync_runs()) *merged.add_sync_runs() = std::move(run);
-    request.set_page_token(response.next_page_token());
-  } while (!response.next_page_token().empty());
+  grpc::Status status = FetchAllPages<v1::ListSyncRunsResponse>(
+      request,
+      [&](grpc::ClientContext* context, const v1::ListSyncRunsRequest& r,
+          v1::ListSyncRunsResponse* response) { return stub.ListSyncRuns(context, r, response); },
+      [&](v1::ListSyncRunsResponse& page) {
+        for (auto& run : *page.mutable_sync_runs()) *merged.add_sync_runs() = std::move(run);
+      });
+  if (!status.ok()) return ReportError(status);
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << ToJson(merged);
     return 0;
