@@ -371,6 +371,24 @@ constexpr char kListActiveUsersAfter[] =
     " AND (email, id) > (?3, ?4) ORDER BY email, id LIMIT ?2";
 
 // ConnectionExists looks the connection up inside the caller's transaction.
+// ReadPage steps through a keyset query prepared with LIMIT SqlLimit(limit)
+// and parses each row's record into `records`; the one extra row only tells
+// that more follow.
+template <typename Record>
+absl::Status ReadPage(Statement& list, int limit, absl::string_view what,
+                      std::vector<Record>* records, bool* more) {
+  for (;;) {
+    absl::StatusOr<bool> row = list.Step(absl::StrCat("listing ", what, "s"));
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+    if (static_cast<int>(records->size()) == limit) {
+      *more = true;
+      return absl::OkStatus();
+    }
+    if (!list.Parse(0, &records->emplace_back())) return UnreadableRecord(what);
+  }
+}
+
 absl::StatusOr<bool> ConnectionExists(Db& db, const std::string& id) {
   absl::StatusOr<std::unique_ptr<Statement>> exists = db.Prepare(kConnectionExists);
   if (!exists.ok()) return exists.status();
@@ -786,15 +804,9 @@ absl::StatusOr<SyncRunPage> SqliteStore::ListSyncRuns(const std::string& connect
   (*list)->BindText(1, connection_id).BindInt(2, SqlLimit(limit));
   if (after.has_value()) (*list)->BindInt(3, after->start_time_us).BindText(4, after->id);
   SyncRunPage page;
-  for (;;) {
-    absl::StatusOr<bool> row = (*list)->Step("listing sync runs");
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(page.runs.size()) == limit) {
-      page.more = true;
-      break;
-    }
-    if (!(*list)->Parse(0, &page.runs.emplace_back())) return UnreadableRecord("sync run");
+  if (absl::Status listed = ReadPage(**list, limit, "sync run", &page.runs, &page.more);
+      !listed.ok()) {
+    return listed;
   }
   return page;
 }
@@ -880,15 +892,9 @@ absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id
   if (!list.ok()) return list.status();
   (*list)->BindText(1, connection_id).BindInt(2, SqlLimit(limit));
   if (after.has_value()) (*list)->BindText(3, after->email).BindInt(4, after->id);
-  for (;;) {
-    absl::StatusOr<bool> row = (*list)->Step("listing users");
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(page.users.size()) == limit) {
-      page.more = true;
-      break;
-    }
-    if (!(*list)->Parse(0, &page.users.emplace_back())) return UnreadableRecord("user");
+  if (absl::Status listed = ReadPage(**list, limit, "user", &page.users, &page.more);
+      !listed.ok()) {
+    return listed;
   }
   return page;
 }
