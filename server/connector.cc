@@ -1,6 +1,7 @@
 #include "connector.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -282,6 +283,16 @@ bool Connector::AllWaitersCancelled(const std::string& connection_id) {
   return true;
 }
 
+namespace {
+
+int64_t MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
                                                const CallContext& context) {
   absl::StatusOr<StoredConnection> stored = store_->GetConnection(connection_id);
@@ -292,15 +303,21 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
   *run.mutable_start_time() = ToTimestamp(clock_());
 
   absl::Status outcome;
+  // Where the time went, for the log: fetching and parsing the listing, and
+  // storing it.
+  int64_t listing_ms = 0;
+  int64_t store_ms = 0;
   absl::StatusOr<std::string> token = cipher_.Open(stored->sealed_token, connection_id);
   if (!token.ok()) {
     outcome = MarkNeedsReconnect(
         connection_id, "the stored token cannot be decrypted with the server's key; Connect again");
   } else {
     const v1::Connection& c = stored->connection;
+    const auto listing_start = std::chrono::steady_clock::now();
     absl::StatusOr<CollaboratorListing> listing = client_->ListCollaborators(
         c.data_center(), *token, WorkatoClient::RateScope(c.data_center(), c.workspace_id()),
         context);
+    listing_ms = MillisSince(listing_start);
     if (!listing.ok()) {
       outcome = ExplainListingFailure(*stored, *token, listing.status(), context);
     } else {
@@ -310,8 +327,10 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
                             "every caller cancelled the sync; nothing was stored");
       }
       if (outcome.ok()) {
+        const auto store_start = std::chrono::steady_clock::now();
         absl::StatusOr<SyncCounts> counts =
             store_->ApplySnapshot(connection_id, std::move(listing->users), clock_());
+        store_ms = MillisSince(store_start);
         if (counts.ok()) {
           run.set_active_user_count(counts->active);
           run.set_added_count(counts->added);
@@ -352,6 +371,8 @@ absl::StatusOr<v1::SyncRun> Connector::RunSync(const std::string& connection_id,
        {"added", absl::StrCat(run.added_count())},
        {"updated", absl::StrCat(run.updated_count())},
        {"removed", absl::StrCat(run.removed_count())},
+       {"listing_ms", absl::StrCat(listing_ms)},
+       {"store_ms", absl::StrCat(store_ms)},
        {"reason", run.error_reason()}});
   if (!outcome.ok()) return outcome;
   return run;

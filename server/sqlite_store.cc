@@ -1,11 +1,13 @@
 #include "sqlite_store.h"
 
+#include <openssl/sha.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <limits>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -29,15 +31,24 @@ struct StatementFinalizer {
 using DbPtr = std::unique_ptr<sqlite3, SqliteCloser>;
 using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 
-// Migration N (1-based) brings the schema from version N-1 to N. Append only:
-// a database records the version it has reached in PRAGMA user_version.
+// A database records the version it has reached in PRAGMA user_version.
 //
 // Records are serialized protos so that fields added to the API need no
 // migration; the other columns exist to be indexed. Emails and ids compare
 // with SQLite's BINARY collation (memcmp), the same bytewise order as
 // UserKeyLess and std::string.
-constexpr const char* kMigrations[] = {
-    R"sql(
+//
+// Migration N (1-based) brings the schema from version N-1 to N: its SQL,
+// then its C++ step if it has one (for data SQL cannot compute). Append only.
+struct Migration {
+  const char* sql;
+  absl::Status (*step)(SqliteStore::Db& db);
+};
+
+absl::Status SplitUsersTable(SqliteStore::Db& db);
+
+constexpr Migration kMigrations[] = {
+    {R"sql(
 CREATE TABLE connections (
   id TEXT NOT NULL PRIMARY KEY,
   data_center INTEGER NOT NULL,
@@ -77,6 +88,41 @@ CREATE TABLE sync_runs (
 ) WITHOUT ROWID;
 CREATE INDEX sync_runs_newest_first ON sync_runs (connection_id, start_time_us DESC, id DESC);
 )sql",
+     nullptr},
+    // 2: users split in two narrow-purpose tables, and per-connection counts.
+    // - user_state is what a sync compares: a few columns per user, with the
+    //   record's digest, so that a re-sync reads ~50 bytes per user, not the
+    //   records, and writes only users whose digest changed.
+    // - user_records is what ListUsers reads, clustered in list order (active
+    //   users apart from removed ones): a page is one sequential range scan.
+    // - the counts make a page's total_size a lookup instead of a COUNT(*).
+    {R"sql(
+ALTER TABLE connections ADD COLUMN active_users INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE connections ADD COLUMN all_users INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE user_state (
+  connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+  id INTEGER NOT NULL,
+  email TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  -- first_seen_time in nanoseconds since the epoch.
+  first_seen_ns INTEGER NOT NULL,
+  -- RecordDigest of the user's record in user_records.
+  digest INTEGER NOT NULL,
+  PRIMARY KEY (connection_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE user_records (
+  connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+  active INTEGER NOT NULL,
+  email TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  -- v1.User, roles included.
+  record BLOB NOT NULL,
+  PRIMARY KEY (connection_id, active, email, id)
+) WITHOUT ROWID;
+)sql",
+     SplitUsersTable},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == SqliteStore::kSchemaVersion,
               "one migration per schema version");
@@ -349,34 +395,92 @@ constexpr char kListSyncRunsAfter[] =
     "SELECT record FROM sync_runs WHERE connection_id = ?1"
     " AND (start_time_us, id) < (?3, ?4) ORDER BY start_time_us DESC, id DESC LIMIT ?2";
 
-constexpr char kSelectUsers[] = "SELECT id, record FROM users WHERE connection_id = ?1";
-constexpr char kUpsertUser[] =
-    "INSERT INTO users (connection_id, id, email, active, record) VALUES (?1, ?2, ?3, ?4, ?5)"
-    " ON CONFLICT (connection_id, id) DO UPDATE SET email = excluded.email,"
-    " active = excluded.active, record = excluded.record";
-constexpr char kCountUsers[] = "SELECT COUNT(*) FROM users WHERE connection_id = ?1";
-constexpr char kCountActiveUsers[] =
-    "SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND active = 1";
-// Keyset pages: a range scan of users_by_email / users_active_by_email.
-constexpr char kListUsers[] =
-    "SELECT record FROM users WHERE connection_id = ?1 ORDER BY email, id LIMIT ?2";
-constexpr char kListUsersAfter[] =
-    "SELECT record FROM users WHERE connection_id = ?1 AND (email, id) > (?3, ?4)"
-    " ORDER BY email, id LIMIT ?2";
-constexpr char kListActiveUsers[] =
-    "SELECT record FROM users WHERE connection_id = ?1 AND active = 1"
-    " ORDER BY email, id LIMIT ?2";
-constexpr char kListActiveUsersAfter[] =
-    "SELECT record FROM users WHERE connection_id = ?1 AND active = 1"
-    " AND (email, id) > (?3, ?4) ORDER BY email, id LIMIT ?2";
+constexpr char kSelectUserState[] =
+    "SELECT id, email, active, first_seen_ns, digest FROM user_state WHERE connection_id = ?1";
+constexpr char kSelectActiveRecord[] =
+    "SELECT record FROM user_records WHERE connection_id = ?1 AND active = 1 AND email = ?2"
+    " AND id = ?3";
+constexpr char kUpsertUserState[] =
+    "INSERT INTO user_state (connection_id, id, email, active, first_seen_ns, digest)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, id) DO UPDATE SET"
+    " email = excluded.email, active = excluded.active, first_seen_ns = excluded.first_seen_ns,"
+    " digest = excluded.digest";
+constexpr char kDeleteUserRecord[] =
+    "DELETE FROM user_records WHERE connection_id = ?1 AND active = ?2 AND email = ?3 AND id = ?4";
+constexpr char kPutUserRecord[] =
+    "INSERT OR REPLACE INTO user_records (connection_id, active, email, id, record)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr char kSetUserCounts[] =
+    "UPDATE connections SET active_users = ?2, all_users = ?3 WHERE id = ?1";
+constexpr char kSelectUserCounts[] =
+    "SELECT active_users, all_users FROM connections WHERE id = ?1";
+// Keyset pages: range scans of user_records' primary key, one per state.
+constexpr char kListRecords[] =
+    "SELECT email, id, record FROM user_records WHERE connection_id = ?1 AND active = ?2"
+    " ORDER BY email, id LIMIT ?3";
+constexpr char kListRecordsAfter[] =
+    "SELECT email, id, record FROM user_records WHERE connection_id = ?1 AND active = ?2"
+    " AND (email, id) > (?4, ?5) ORDER BY email, id LIMIT ?3";
 
-// ConnectionExists looks the connection up inside the caller's transaction.
+// RecordDigest fingerprints a user record: the first 8 bytes of its SHA-256.
+// Equal records give equal digests; a changed record keeps its old digest
+// with probability 2^-64, which would only postpone its update to the next
+// change.
+int64_t RecordDigest(absl::string_view record) {
+  unsigned char hash[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(record.data()), record.size(), hash);
+  uint64_t digest = 0;
+  for (int i = 0; i < 8; ++i) digest = (digest << 8) | hash[i];
+  return static_cast<int64_t>(digest);
+}
+
+int64_t ToNanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000000 + t.nanos();
+}
+
+google::protobuf::Timestamp FromNanos(int64_t ns) {
+  google::protobuf::Timestamp t;
+  int64_t seconds = ns / 1000000000;
+  int64_t nanos = ns % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  t.set_seconds(seconds);
+  t.set_nanos(static_cast<int32_t>(nanos));
+  return t;
+}
+
+// UserRow is one user as both tables store it.
+struct UserRow {
+  int64_t id = 0;
+  std::string email;
+  bool active = false;
+  int64_t first_seen_ns = 0;
+  int64_t digest = 0;
+  std::string record;
+};
+
+// UserRowOf serializes a user for storage.
+absl::StatusOr<UserRow> UserRowOf(const v1::User& user) {
+  UserRow row;
+  absl::StatusOr<std::string> record = Serialize(user, "user");
+  if (!record.ok()) return record.status();
+  row.id = user.id();
+  row.email = user.email();
+  row.active = user.state() == v1::User::ACTIVE;
+  row.first_seen_ns = ToNanos(user.first_seen_time());
+  row.digest = RecordDigest(*record);
+  row.record = *std::move(record);
+  return row;
+}
+
 // ReadPage steps through a keyset query prepared with LIMIT SqlLimit(limit)
 // and parses each row's record into `records`; the one extra row only tells
 // that more follow.
 template <typename Record>
 absl::Status ReadPage(Statement& list, int limit, absl::string_view what,
-                      std::vector<Record>* records, bool* more) {
+                      std::vector<Record>* records, bool* more, int record_column = 0) {
   for (;;) {
     absl::StatusOr<bool> row = list.Step(absl::StrCat("listing ", what, "s"));
     if (!row.ok()) return row.status();
@@ -385,10 +489,11 @@ absl::Status ReadPage(Statement& list, int limit, absl::string_view what,
       *more = true;
       return absl::OkStatus();
     }
-    if (!list.Parse(0, &records->emplace_back())) return UnreadableRecord(what);
+    if (!list.Parse(record_column, &records->emplace_back())) return UnreadableRecord(what);
   }
 }
 
+// ConnectionExists looks the connection up inside the caller's transaction.
 absl::StatusOr<bool> ConnectionExists(Db& db, const std::string& id) {
   absl::StatusOr<std::unique_ptr<Statement>> exists = db.Prepare(kConnectionExists);
   if (!exists.ok()) return exists.status();
@@ -474,9 +579,13 @@ absl::Status Migrate(Db& db) {
     if (version == SqliteStore::kSchemaVersion) return absl::OkStatus();
     // Migrations hold several statements: sqlite3_exec runs them all. They
     // and the PRAGMA below are constants, with no values from outside.
-    if (int rc = sqlite3_exec(db.get(), kMigrations[version], nullptr, nullptr, nullptr);
+    const Migration& migration = kMigrations[version];
+    if (int rc = sqlite3_exec(db.get(), migration.sql, nullptr, nullptr, nullptr);
         rc != SQLITE_OK) {
       return StorageError(rc, db.get(), absl::StrCat("migrating to schema ", version + 1));
+    }
+    if (migration.step != nullptr) {
+      if (absl::Status stepped = migration.step(db); !stepped.ok()) return stepped;
     }
     // PRAGMA takes no bound parameters; the value is our own integer.
     std::string set_version = absl::StrCat("PRAGMA user_version = ", version + 1);
@@ -559,6 +668,68 @@ absl::Status OpenFailure(const absl::Status& cause, const std::string& path) {
                    absl::StrCat("cannot use the database ", path, ": ", cause.message(),
                                 advice.empty() ? "" : "; ", advice),
                    metadata);
+}
+
+// WriteUserState and WriteUserRecord store one row of each table through
+// the writer's cached statements.
+absl::Status WriteUserState(Statement& s, const std::string& connection_id, const UserRow& row) {
+  s.BindText(1, connection_id)
+      .BindInt(2, row.id)
+      .BindText(3, row.email)
+      .BindInt(4, row.active ? 1 : 0)
+      .BindInt(5, row.first_seen_ns)
+      .BindInt(6, row.digest);
+  absl::Status written = s.Run("storing users");
+  s.Reset();
+  return written;
+}
+
+absl::Status WriteUserRecord(Statement& s, const std::string& connection_id, const UserRow& row) {
+  s.BindText(1, connection_id)
+      .BindInt(2, row.active ? 1 : 0)
+      .BindText(3, row.email)
+      .BindInt(4, row.id)
+      .BindBlob(5, row.record);
+  absl::Status written = s.Run("storing users");
+  s.Reset();
+  return written;
+}
+
+// SplitUsersTable is migration 2's data step: every user of the version 1
+// `users` table into user_state and user_records, then the counts, then the
+// old table goes. It runs inside the migration's transaction.
+absl::Status SplitUsersTable(SqliteStore::Db& db) {
+  absl::StatusOr<std::unique_ptr<Statement>> select =
+      db.Prepare("SELECT connection_id, record FROM users ORDER BY connection_id, id");
+  if (!select.ok()) return select.status();
+  absl::StatusOr<std::unique_ptr<Statement>> state = db.Prepare(kUpsertUserState);
+  if (!state.ok()) return state.status();
+  absl::StatusOr<std::unique_ptr<Statement>> record = db.Prepare(kPutUserRecord);
+  if (!record.ok()) return record.status();
+  for (;;) {
+    absl::StatusOr<bool> more = (*select)->Step("migrating users");
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    v1::User user;
+    if (!(*select)->Parse(1, &user)) return UnreadableRecord("user");
+    absl::StatusOr<UserRow> row = UserRowOf(user);
+    if (!row.ok()) return row.status();
+    const std::string connection_id = (*select)->Bytes(0);
+    if (absl::Status s = WriteUserState(**state, connection_id, *row); !s.ok()) return s;
+    if (absl::Status s = WriteUserRecord(**record, connection_id, *row); !s.ok()) return s;
+  }
+  (*select)->Reset();
+  constexpr const char* kFinish = R"sql(
+UPDATE connections SET
+  active_users = (SELECT COUNT(*) FROM user_state s WHERE s.connection_id = connections.id
+                  AND s.active = 1),
+  all_users = (SELECT COUNT(*) FROM user_state s WHERE s.connection_id = connections.id);
+DROP TABLE users;
+)sql";
+  if (int rc = sqlite3_exec(db.get(), kFinish, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+    return StorageError(rc, db.get(), "migrating users");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -814,6 +985,10 @@ absl::StatusOr<SyncRunPage> SqliteStore::ListSyncRuns(const std::string& connect
 absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connection_id,
                                                       std::vector<v1::User> listed,
                                                       absl::Time now) {
+  // The semantics are MergeSnapshot's (MemoryStore uses it as it is); here
+  // the stored side is user_state, so that a sync compares digests instead
+  // of reading every record, and writes only users that changed.
+  const int64_t now_ns = absl::ToUnixNanos(now);
   std::lock_guard<std::mutex> lock(write_mu_);
   Db& db = *writer_;
   // One write transaction from the existence check to the last row: readers
@@ -824,45 +999,143 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
   if (!exists.ok()) return exists.status();
   if (!*exists) return NotFound(connection_id);
 
-  std::vector<v1::User> stored;
-  // The stored bytes of each user: a merged user whose bytes are the same is
-  // not written, so a re-sync writes only what changed.
-  std::unordered_map<int64_t, std::string> stored_bytes;
+  struct Stored {
+    std::string email;
+    bool active = false;
+    bool listed = false;
+    int64_t first_seen_ns = 0;
+    int64_t digest = 0;
+  };
+  std::unordered_map<int64_t, Stored> stored;
   {
-    absl::StatusOr<std::unique_ptr<Statement>> select = db.Prepare(kSelectUsers);
+    absl::StatusOr<std::unique_ptr<Statement>> select = db.Prepare(kSelectUserState);
     if (!select.ok()) return select.status();
     (*select)->BindText(1, connection_id);
     for (;;) {
       absl::StatusOr<bool> row = (*select)->Step("reading users");
       if (!row.ok()) return row.status();
       if (!*row) break;
-      std::string bytes = (*select)->Bytes(1);
-      v1::User& user = stored.emplace_back();
-      if (!user.ParseFromString(bytes)) return UnreadableRecord("user");
-      stored_bytes.emplace((*select)->Int(0), std::move(bytes));
+      Stored& user = stored[(*select)->Int(0)];
+      user.email = (*select)->Bytes(1);
+      user.active = (*select)->Int(2) != 0;
+      user.first_seen_ns = (*select)->Int(3);
+      user.digest = (*select)->Int(4);
     }
   }
-  MergedSnapshot merged = MergeSnapshot(stored, std::move(listed), now);
-  stored.clear();
 
-  absl::StatusOr<std::unique_ptr<Statement>> upsert = db.Prepare(kUpsertUser);
-  if (!upsert.ok()) return upsert.status();
-  Statement& s = **upsert;
-  for (const v1::User& user : merged.users) {
-    absl::StatusOr<std::string> bytes = Serialize(user, "user");
-    if (!bytes.ok()) return bytes.status();
-    auto it = stored_bytes.find(user.id());
-    if (it != stored_bytes.end() && it->second == *bytes) continue;
-    s.BindText(1, connection_id)
-        .BindInt(2, user.id())
-        .BindText(3, user.email())
-        .BindInt(4, user.state() == v1::User::ACTIVE ? 1 : 0)
-        .BindBlob(5, *bytes);
-    if (absl::Status written = s.Run("storing users"); !written.ok()) return written;
-    s.Reset();
+  // Every user whose record changes, with where its record was (when it
+  // moves in user_records: another email or state).
+  struct Change {
+    UserRow row;
+    const Stored* before = nullptr;
+  };
+  std::vector<Change> changes;
+  SyncCounts counts;
+  std::unordered_set<int64_t> new_ids;
+  for (v1::User& user : listed) {
+    auto it = stored.find(user.id());
+    if (it != stored.end()) {
+      if (it->second.listed) continue;  // Listed twice: the first entry wins.
+      it->second.listed = true;
+    } else if (!new_ids.insert(user.id()).second) {
+      continue;
+    }
+    ++counts.active;
+    user.set_state(v1::User::ACTIVE);
+    user.clear_licenses();
+    user.add_licenses(kWorkatoLicense);
+    user.clear_removed_time();
+    const bool known = it != stored.end();
+    *user.mutable_first_seen_time() = FromNanos(known ? it->second.first_seen_ns : now_ns);
+    absl::StatusOr<UserRow> row = UserRowOf(user);
+    if (!row.ok()) return row.status();
+    if (known && row->digest == it->second.digest) continue;
+    ++(known ? counts.updated : counts.added);
+    changes.push_back({*std::move(row), known ? &it->second : nullptr});
+  }
+  std::vector<v1::User>().swap(listed);  // Done with it: free it before writing.
+
+  // Stored active users missing from the listing become REMOVED; their
+  // record is read back to keep everything else in it.
+  {
+    absl::StatusOr<std::unique_ptr<Statement>> select = db.Prepare(kSelectActiveRecord);
+    if (!select.ok()) return select.status();
+    const google::protobuf::Timestamp now_ts = ToTimestamp(now);
+    for (const auto& [id, user] : stored) {
+      if (user.listed || !user.active) continue;
+      (*select)->BindText(1, connection_id).BindText(2, user.email).BindInt(3, id);
+      absl::StatusOr<bool> found = (*select)->Step("reading users");
+      if (!found.ok()) return found.status();
+      v1::User removed;
+      if (!*found || !(*select)->Parse(0, &removed)) return UnreadableRecord("user");
+      (*select)->Reset();
+      removed.set_state(v1::User::REMOVED);
+      removed.clear_licenses();
+      *removed.mutable_removed_time() = now_ts;
+      absl::StatusOr<UserRow> row = UserRowOf(removed);
+      if (!row.ok()) return row.status();
+      ++counts.removed;
+      changes.push_back({*std::move(row), &user});
+    }
+  }
+
+  // Each table is written in its own key order: B-tree inserts in order
+  // append to the same few pages instead of touching pages all over.
+  std::vector<const Change*> order;
+  order.reserve(changes.size());
+  for (const Change& change : changes) order.push_back(&change);
+  {
+    std::sort(order.begin(), order.end(),
+              [](const Change* a, const Change* b) { return a->row.id < b->row.id; });
+    absl::StatusOr<std::unique_ptr<Statement>> upsert = db.Prepare(kUpsertUserState);
+    if (!upsert.ok()) return upsert.status();
+    for (const Change* change : order) {
+      if (absl::Status s = WriteUserState(**upsert, connection_id, change->row); !s.ok()) return s;
+    }
+  }
+  {
+    absl::StatusOr<std::unique_ptr<Statement>> erase = db.Prepare(kDeleteUserRecord);
+    if (!erase.ok()) return erase.status();
+    for (const Change& change : changes) {
+      const Stored* before = change.before;
+      if (before == nullptr ||
+          (before->active == change.row.active && before->email == change.row.email)) {
+        continue;  // Same key: the put below replaces the record in place.
+      }
+      (*erase)
+          ->BindText(1, connection_id)
+          .BindInt(2, before->active ? 1 : 0)
+          .BindText(3, before->email)
+          .BindInt(4, change.row.id);
+      if (absl::Status s = (*erase)->Run("storing users"); !s.ok()) return s;
+      (*erase)->Reset();
+    }
+  }
+  {
+    std::sort(order.begin(), order.end(), [](const Change* a, const Change* b) {
+      const UserRow& x = a->row;
+      const UserRow& y = b->row;
+      if (x.active != y.active) return x.active < y.active;
+      int cmp = x.email.compare(y.email);
+      return cmp < 0 || (cmp == 0 && x.id < y.id);
+    });
+    absl::StatusOr<std::unique_ptr<Statement>> put = db.Prepare(kPutUserRecord);
+    if (!put.ok()) return put.status();
+    for (const Change* change : order) {
+      if (absl::Status s = WriteUserRecord(**put, connection_id, change->row); !s.ok()) return s;
+    }
+  }
+  {
+    absl::StatusOr<std::unique_ptr<Statement>> set = db.Prepare(kSetUserCounts);
+    if (!set.ok()) return set.status();
+    (*set)
+        ->BindText(1, connection_id)
+        .BindInt(2, counts.active)
+        .BindInt(3, static_cast<int64_t>(stored.size()) + counts.added);
+    if (absl::Status s = (*set)->Run("storing users"); !s.ok()) return s;
   }
   if (absl::Status committed = (*write)->Commit(); !committed.ok()) return committed;
-  return merged.counts;
+  return counts;
 }
 
 absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id, bool show_removed,
@@ -872,29 +1145,67 @@ absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id
   // One read transaction: the count and the page come from one snapshot.
   absl::StatusOr<std::unique_ptr<Transaction>> read = Transaction::Begin(db, kBeginRead);
   if (!read.ok()) return read.status();
-  absl::StatusOr<bool> exists = ConnectionExists(db, connection_id);
-  if (!exists.ok()) return exists.status();
-  if (!*exists) return NotFound(connection_id);
-
   UserPage page;
   {
-    absl::StatusOr<std::unique_ptr<Statement>> count =
-        db.Prepare(show_removed ? kCountUsers : kCountActiveUsers);
+    absl::StatusOr<std::unique_ptr<Statement>> count = db.Prepare(kSelectUserCounts);
     if (!count.ok()) return count.status();
     (*count)->BindText(1, connection_id);
     absl::StatusOr<bool> row = (*count)->Step("counting users");
     if (!row.ok()) return row.status();
-    page.total_size = static_cast<int32_t>((*count)->Int(0));
+    if (!*row) return NotFound(connection_id);
+    page.total_size = static_cast<int32_t>((*count)->Int(show_removed ? 1 : 0));
   }
-  const char* sql = show_removed ? (after.has_value() ? kListUsersAfter : kListUsers)
-                                 : (after.has_value() ? kListActiveUsersAfter : kListActiveUsers);
-  absl::StatusOr<std::unique_ptr<Statement>> list = db.Prepare(sql);
-  if (!list.ok()) return list.status();
-  (*list)->BindText(1, connection_id).BindInt(2, SqlLimit(limit));
-  if (after.has_value()) (*list)->BindText(3, after->email).BindInt(4, after->id);
-  if (absl::Status listed = ReadPage(**list, limit, "user", &page.users, &page.more);
-      !listed.ok()) {
-    return listed;
+  // ListState reads one state's next rows (up to limit + 1) in list order.
+  struct Row {
+    std::string email;
+    int64_t id;
+    std::string record;
+  };
+  auto list_state = [&](bool active, std::vector<Row>* rows) -> absl::Status {
+    absl::StatusOr<std::unique_ptr<Statement>> list =
+        db.Prepare(after.has_value() ? kListRecordsAfter : kListRecords);
+    if (!list.ok()) return list.status();
+    (*list)->BindText(1, connection_id).BindInt(2, active ? 1 : 0).BindInt(3, SqlLimit(limit));
+    if (after.has_value()) (*list)->BindText(4, after->email).BindInt(5, after->id);
+    for (;;) {
+      absl::StatusOr<bool> row = (*list)->Step("listing users");
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::OkStatus();
+      rows->push_back({(*list)->Bytes(0), (*list)->Int(1), (*list)->Bytes(2)});
+    }
+  };
+  if (!show_removed) {
+    // The common case: one range scan, records parsed straight from SQLite.
+    absl::StatusOr<std::unique_ptr<Statement>> list =
+        db.Prepare(after.has_value() ? kListRecordsAfter : kListRecords);
+    if (!list.ok()) return list.status();
+    (*list)->BindText(1, connection_id).BindInt(2, 1).BindInt(3, SqlLimit(limit));
+    if (after.has_value()) (*list)->BindText(4, after->email).BindInt(5, after->id);
+    if (absl::Status listed = ReadPage(**list, limit, "user", &page.users, &page.more, 2);
+        !listed.ok()) {
+      return listed;
+    }
+    return page;
+  }
+  // With removed users: the next rows of each state, merged in list order.
+  std::vector<Row> active_rows, removed_rows;
+  if (absl::Status s = list_state(true, &active_rows); !s.ok()) return s;
+  if (absl::Status s = list_state(false, &removed_rows); !s.ok()) return s;
+  size_t a = 0, r = 0;
+  while (a < active_rows.size() || r < removed_rows.size()) {
+    bool take_active = r == removed_rows.size();
+    if (!take_active && a < active_rows.size()) {
+      const Row& x = active_rows[a];
+      const Row& y = removed_rows[r];
+      int cmp = x.email.compare(y.email);
+      take_active = cmp < 0 || (cmp == 0 && x.id < y.id);
+    }
+    if (static_cast<int>(page.users.size()) == limit) {
+      page.more = true;
+      break;
+    }
+    const Row& next = take_active ? active_rows[a++] : removed_rows[r++];
+    if (!page.users.emplace_back().ParseFromString(next.record)) return UnreadableRecord("user");
   }
   return page;
 }

@@ -34,7 +34,7 @@ struct SqliteStoreOptions {
 class SqliteStore : public Store {
  public:
   // The schema version this build creates and understands (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Open opens (creating if needed), checks and migrates the database.
   // FAILED_PRECONDITION (STORAGE_ERROR), naming the path, when it cannot be

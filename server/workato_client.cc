@@ -195,7 +195,7 @@ absl::StatusOr<CollaboratorListing> WorkatoClient::ListCollaborators(
   absl::StatusOr<HttpResponse> response =
       Get(dc, "/api/members", token, kWorkspaceCollaboratorsGroup, rate_scope, context);
   if (!response.ok()) return response.status();
-  return ParseCollaborators(response->body);
+  return ParseCollaboratorsInPlace(&response->body);
 }
 
 }  // namespace workato_connector

@@ -96,13 +96,98 @@ absl::StatusOr<v1::User> MapCollaborator(simdjson::dom::element element, size_t 
 
 }  // namespace
 
+namespace {
+
+// Digits reads `count` decimal digits at `text[pos]`, or returns false.
+bool Digits(absl::string_view text, size_t pos, size_t count, int* value) {
+  if (pos + count > text.size()) return false;
+  int result = 0;
+  for (size_t i = pos; i < pos + count; ++i) {
+    char c = text[i];
+    if (c < '0' || c > '9') return false;
+    result = result * 10 + (c - '0');
+  }
+  *value = result;
+  return true;
+}
+
+// DaysFromCivil counts days from 1970-01-01 to a proleptic Gregorian date
+// (H. Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// FastRfc3339 parses the common shape "YYYY-MM-DDTHH:MM:SS[.f+](Z|±HH:MM)"
+// without absl::ParseTime's general machinery (a sync parses two times per
+// collaborator). It returns false for anything else, valid or not, and
+// ParseRfc3339 then asks absl, so both always agree.
+bool FastRfc3339(absl::string_view text, google::protobuf::Timestamp* out) {
+  int year, month, day, hour, minute, second;
+  if (text.size() < 20 || !Digits(text, 0, 4, &year) || text[4] != '-' ||
+      !Digits(text, 5, 2, &month) || text[7] != '-' || !Digits(text, 8, 2, &day) ||
+      text[10] != 'T' || !Digits(text, 11, 2, &hour) || text[13] != ':' ||
+      !Digits(text, 14, 2, &minute) || text[16] != ':' || !Digits(text, 17, 2, &second)) {
+    return false;
+  }
+  static constexpr int kDaysInMonth[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12 || day < 1 ||
+      day > kDaysInMonth[month - 1] + (month == 2 && IsLeapYear(year) ? 1 : 0) || hour > 23 ||
+      minute > 59 || second > 59) {
+    return false;
+  }
+  size_t pos = 19;
+  int32_t nanos = 0;
+  if (text[pos] == '.') {
+    ++pos;
+    size_t digits = 0;
+    int32_t scale = 100000000;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (digits < 9) nanos += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++digits;
+      ++pos;
+    }
+    // absl keeps nanoseconds; longer fractions are left to it.
+    if (digits == 0 || digits > 9) return false;
+  }
+  int64_t offset_seconds = 0;
+  if (pos + 1 == text.size() && text[pos] == 'Z') {
+    ++pos;
+  } else if (pos + 6 == text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int offset_hours, offset_minutes;
+    if (!Digits(text, pos + 1, 2, &offset_hours) || text[pos + 3] != ':' ||
+        !Digits(text, pos + 4, 2, &offset_minutes) || offset_hours > 23 || offset_minutes > 59) {
+      return false;
+    }
+    offset_seconds = (offset_hours * 60 + offset_minutes) * 60;
+    if (text[pos] == '-') offset_seconds = -offset_seconds;
+    pos += 6;
+  } else {
+    return false;
+  }
+  out->set_seconds(DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+                   offset_seconds);
+  out->set_nanos(nanos);
+  return true;
+}
+
+}  // namespace
+
 std::optional<google::protobuf::Timestamp> ParseRfc3339(absl::string_view text) {
   if (text.empty()) return std::nullopt;
+  google::protobuf::Timestamp timestamp;
+  if (FastRfc3339(text, &timestamp)) return timestamp;
   absl::Time time;
   std::string error;
   if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return std::nullopt;
   int64_t seconds = absl::ToUnixSeconds(time);
-  google::protobuf::Timestamp timestamp;
   timestamp.set_seconds(seconds);
   timestamp.set_nanos(
       static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
@@ -129,11 +214,12 @@ absl::StatusOr<Workspace> ParseWorkspace(absl::string_view json) {
   return workspace;
 }
 
-absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json) {
+namespace {
+
+absl::StatusOr<CollaboratorListing> ParsePaddedCollaborators(simdjson::padded_string_view json) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(json.data(), json.size());
   simdjson::dom::element document;
-  if (auto error = parser.parse(padded).get(document); error != simdjson::SUCCESS) {
+  if (auto error = parser.parse(json).get(document); error != simdjson::SUCCESS) {
     return BadResponse(absl::StrCat("the collaborator list is not valid JSON (",
                                     simdjson::error_message(error), ")"));
   }
@@ -161,6 +247,22 @@ absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json) {
     listing.users.push_back(*std::move(user));
   }
   return listing;
+}
+
+}  // namespace
+
+absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json) {
+  simdjson::padded_string padded(json.data(), json.size());
+  return ParsePaddedCollaborators(padded);
+}
+
+absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json) {
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end; a response body
+  // usually has that much spare capacity already, so no 2x copy of a large
+  // listing is made.
+  const size_t size = json->size();
+  json->reserve(size + simdjson::SIMDJSON_PADDING);
+  return ParsePaddedCollaborators(simdjson::padded_string_view(json->data(), size, json->capacity()));
 }
 
 }  // namespace workato_connector

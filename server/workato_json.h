@@ -38,6 +38,9 @@ struct CollaboratorListing {
 // collaborator needs an integer `id`. Errors are UNAVAILABLE
 // (WORKATO_BAD_RESPONSE); checking `total` is the caller's job.
 [[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json);
+// ParseCollaboratorsInPlace is ParseCollaborators without copying `json`:
+// it may grow the string's capacity (simdjson's padding), not its contents.
+[[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json);
 
 // ParseRfc3339 parses "2024-01-15T10:20:30.123-08:00" (any fraction, "Z" or
 // an offset) into a Timestamp, or nullopt when it is not such a time.

@@ -243,12 +243,115 @@ TEST(SqliteStoreTest, ResyncWritesOnlyTheChangedRows) {
       store->ApplySnapshot("conn_a", std::move(listed), absl::FromUnixSeconds(20));
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->updated, 1);
-  EXPECT_LE(store->total_changes_for_testing() - start, 5);
+  // A changed user costs at most 3 row writes (its user_state row, its
+  // record, and deleting the old record when the record moves to another
+  // email or state), plus one for the connection's counts: 1000 users are
+  // not rewritten.
+  EXPECT_LE(store->total_changes_for_testing() - start, 3 * 1 + 1);
 
   start = store->total_changes_for_testing();
   ASSERT_TRUE(store->ApplySnapshot("conn_a", ListedUsers(999), absl::FromUnixSeconds(30)).ok());
   // 501 changes back, 1000 is removed.
-  EXPECT_LE(store->total_changes_for_testing() - start, 5);
+  EXPECT_LE(store->total_changes_for_testing() - start, 3 * 2 + 1);
+}
+
+// A database written by schema version 1 (one `users` table) is migrated
+// in place: every user keeps its record, the counts are filled in, and a
+// re-sync of the same listing finds nothing changed.
+TEST(SqliteStoreTest, MigratesVersion1Users) {
+  TempDb db("migrate_v1");
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+    RawDb v1db(raw);
+    // Schema version 1 as it shipped.
+    const char* schema = R"sql(
+PRAGMA journal_mode = WAL;
+CREATE TABLE connections (id TEXT NOT NULL PRIMARY KEY, data_center INTEGER NOT NULL,
+  workspace_id INTEGER NOT NULL, record BLOB NOT NULL, sealed_token BLOB NOT NULL,
+  last_sync BLOB);
+CREATE INDEX connections_by_workspace ON connections (data_center, workspace_id);
+CREATE TABLE users (connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+  id INTEGER NOT NULL, email TEXT NOT NULL, active INTEGER NOT NULL, record BLOB NOT NULL,
+  PRIMARY KEY (connection_id, id)) WITHOUT ROWID;
+CREATE INDEX users_by_email ON users (connection_id, email, id);
+CREATE INDEX users_active_by_email ON users (connection_id, active, email, id);
+CREATE TABLE sync_runs (connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+  id TEXT NOT NULL, start_time_us INTEGER NOT NULL, record BLOB NOT NULL,
+  PRIMARY KEY (connection_id, id)) WITHOUT ROWID;
+CREATE INDEX sync_runs_newest_first ON sync_runs (connection_id, start_time_us DESC, id DESC);
+PRAGMA user_version = 1;
+)sql";
+    ASSERT_EQ(sqlite3_exec(raw, schema, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(raw);
+    StoredConnection c = MakeConnection("conn_a", 1);
+    v1::User active = Listed(1);
+    active.set_state(v1::User::ACTIVE);
+    active.add_licenses("Workato");
+    active.mutable_first_seen_time()->set_seconds(5);
+    active.mutable_first_seen_time()->set_nanos(7);
+    v1::User removed = Listed(2);
+    removed.set_state(v1::User::REMOVED);
+    removed.mutable_first_seen_time()->set_seconds(5);
+    removed.mutable_removed_time()->set_seconds(6);
+    sqlite3_stmt* insert = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw,
+                                 "INSERT INTO connections (id, data_center, workspace_id, record,"
+                                 " sealed_token) VALUES ('conn_a', 2, 1, ?1, ?2)",
+                                 -1, &insert, nullptr),
+              SQLITE_OK);
+    std::string record = c.connection.SerializeAsString();
+    sqlite3_bind_blob(insert, 1, record.data(), static_cast<int>(record.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(insert, 2, c.sealed_token.data(), static_cast<int>(c.sealed_token.size()),
+                      SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE);
+    sqlite3_finalize(insert);
+    for (const v1::User* user : {&active, &removed}) {
+      ASSERT_EQ(sqlite3_prepare_v2(raw,
+                                   "INSERT INTO users (connection_id, id, email, active, record)"
+                                   " VALUES ('conn_a', ?1, ?2, ?3, ?4)",
+                                   -1, &insert, nullptr),
+                SQLITE_OK);
+      std::string bytes = user->SerializeAsString();
+      sqlite3_bind_int64(insert, 1, user->id());
+      sqlite3_bind_text(insert, 2, user->email().c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(insert, 3, user->state() == v1::User::ACTIVE ? 1 : 0);
+      sqlite3_bind_blob(insert, 4, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+      EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE);
+      sqlite3_finalize(insert);
+    }
+  }
+
+  std::unique_ptr<SqliteStore> store = OpenOrDie(db.path());
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<UserPage> page = store->ListUsers("conn_a", false, std::nullopt, 10);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->total_size, 1);
+  ASSERT_EQ(page->users.size(), 1u);
+  EXPECT_EQ(page->users[0].id(), 1);
+  EXPECT_EQ(page->users[0].first_seen_time().nanos(), 7);
+  page = store->ListUsers("conn_a", true, std::nullopt, 10);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->total_size, 2);
+  ASSERT_EQ(page->users.size(), 2u);
+  EXPECT_EQ(page->users[1].state(), v1::User::REMOVED);
+  EXPECT_EQ(page->users[1].removed_time().seconds(), 6);
+
+  // The same listing again: the migrated digests match, nothing is written
+  // but the counts.
+  int64_t start = store->total_changes_for_testing();
+  absl::StatusOr<SyncCounts> counts =
+      store->ApplySnapshot("conn_a", {Listed(1)}, absl::FromUnixSeconds(100));
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->active, 1);
+  EXPECT_EQ(counts->added + counts->updated + counts->removed, 0);
+  EXPECT_EQ(store->total_changes_for_testing() - start, 1);
+
+  store.reset();
+  RawDb raw = OpenRaw(db.path());
+  ASSERT_NE(raw, nullptr);
+  EXPECT_EQ(RawPragma(raw.get(), "SELECT COUNT(*) FROM sqlite_master WHERE name = 'users'"), "0");
+  EXPECT_EQ(RawPragma(raw.get(), "PRAGMA user_version"), "2");
 }
 
 TEST(SqliteStoreTest, RecordsSchemaVersionInWalMode) {

@@ -1,6 +1,12 @@
 #include "workato_json.h"
 
+#include <random>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 
 #include "errors.h"
 #include "gmock/gmock.h"
@@ -136,6 +142,41 @@ TEST(WorkatoJsonTest, Rfc3339Variants) {
   EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:01.123456789-00:00")->nanos(), 123456789);
   EXPECT_FALSE(ParseRfc3339("yesterday").has_value());
   EXPECT_FALSE(ParseRfc3339("").has_value());
+}
+
+// ParseRfc3339 has a fast path for the usual shape; whatever it accepts it
+// must read exactly as absl::ParseTime (the general path) does, and what
+// absl rejects it must reject too.
+TEST(WorkatoJsonTest, Rfc3339FastPathAgreesWithAbsl) {
+  std::mt19937 random(7);
+  auto pick = [&](const std::vector<std::string>& choices) {
+    return choices[random() % choices.size()];
+  };
+  auto two = [&](int max) { return absl::StrFormat("%02d", static_cast<int>(random() % max)); };
+  int fast_shapes = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = absl::StrCat(
+        pick({"1970", "1969", "2000", "2024", "2100", "1900", "0001", "9999", "2023"}), "-",
+        pick({"01", "02", "03", "04", "06", "09", "11", "12", "00", "13", two(14)}), "-",
+        pick({"01", "28", "29", "30", "31", "32", "00", two(33)}), pick({"T", "T", "T", "t", " "}),
+        pick({"00", "12", "23", "24", two(25)}), ":", pick({"00", "59", "60", two(61)}), ":",
+        pick({"00", "59", "60", two(61)}),
+        pick({"", "", ".5", ".123", ".000001", ".123456789", ".1234567891", ".", ".x"}),
+        pick({"Z", "Z", "z", "+00:00", "-00:00", "+05:30", "-08:00", "+23:59", "+24:00", "-1:00",
+              "+0530", ""}));
+    if (text.size() >= 20 && text[10] == 'T') ++fast_shapes;
+    SCOPED_TRACE(text);
+    absl::Time time;
+    std::string error;
+    const bool absl_ok = absl::ParseTime(absl::RFC3339_full, text, &time, &error);
+    std::optional<google::protobuf::Timestamp> ours = ParseRfc3339(text);
+    ASSERT_EQ(ours.has_value(), absl_ok);
+    if (!absl_ok) continue;
+    const int64_t seconds = absl::ToUnixSeconds(time);
+    EXPECT_EQ(ours->seconds(), seconds);
+    EXPECT_EQ(ours->nanos(), absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds)));
+  }
+  EXPECT_GT(fast_shapes, 10000);  // The fast path really was exercised.
 }
 
 }  // namespace
