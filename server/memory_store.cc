@@ -121,8 +121,16 @@ absl::StatusOr<SyncRunPage> MemoryStore::ListSyncRuns(const std::string& connect
 }
 
 absl::StatusOr<SyncCounts> MemoryStore::ApplySnapshot(const std::string& connection_id,
-                                                      std::vector<v1::User> listed,
+                                                      std::vector<ListedUser> listed,
                                                       absl::Time now) {
+  std::vector<v1::User> users(listed.size());
+  for (size_t i = 0; i < listed.size(); ++i) {
+    if (!ToUser(listed[i], &users[i])) {
+      return MakeError(absl::StatusCode::kInvalidArgument, reason::kStorageError,
+                       "storage: a listed user's record is not a User");
+    }
+  }
+  listed.clear();
   std::shared_ptr<const UserSnapshot> before;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -131,7 +139,7 @@ absl::StatusOr<SyncCounts> MemoryStore::ApplySnapshot(const std::string& connect
     before = it->second.users;
   }
   // Merge outside the lock: readers keep using `before` meanwhile.
-  MergedSnapshot merged = MergeSnapshot(before->all, std::move(listed), now);
+  MergedSnapshot merged = MergeSnapshot(before->all, std::move(users), now);
   auto after = std::make_shared<UserSnapshot>();
   after->all = std::move(merged.users);
   for (size_t i = 0; i < after->all.size(); ++i) {

@@ -34,7 +34,7 @@ class MemoryStore : public Store {
                                            const std::optional<SyncRunKey>& after,
                                            int limit) override;
   absl::StatusOr<SyncCounts> ApplySnapshot(const std::string& connection_id,
-                                           std::vector<::workato::connector::v1::User> listed,
+                                           std::vector<ListedUser> listed,
                                            absl::Time now) override;
   absl::StatusOr<UserPage> ListUsers(const std::string& connection_id, bool show_removed,
                                      const std::optional<UserKey>& after, int limit) override;

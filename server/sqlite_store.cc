@@ -461,17 +461,15 @@ struct UserRow {
   std::string record;
 };
 
-// UserRowOf serializes a user for storage.
-absl::StatusOr<UserRow> UserRowOf(const v1::User& user) {
+// UserRowOf encodes a user for storage (see user_record.h).
+UserRow UserRowOf(const v1::User& user) {
   UserRow row;
-  absl::StatusOr<std::string> record = Serialize(user, "user");
-  if (!record.ok()) return record.status();
   row.id = user.id();
   row.email = user.email();
   row.active = user.state() == v1::User::ACTIVE;
   row.first_seen_ns = ToNanos(user.first_seen_time());
-  row.digest = RecordDigest(*record);
-  row.record = *std::move(record);
+  row.record = EncodeUserRecord(user);
+  row.digest = RecordDigest(row.record);
   return row;
 }
 
@@ -712,11 +710,10 @@ absl::Status SplitUsersTable(SqliteStore::Db& db) {
     if (!*more) break;
     v1::User user;
     if (!(*select)->Parse(1, &user)) return UnreadableRecord("user");
-    absl::StatusOr<UserRow> row = UserRowOf(user);
-    if (!row.ok()) return row.status();
+    const UserRow row = UserRowOf(user);
     const std::string connection_id = (*select)->Bytes(0);
-    if (absl::Status s = WriteUserState(**state, connection_id, *row); !s.ok()) return s;
-    if (absl::Status s = WriteUserRecord(**record, connection_id, *row); !s.ok()) return s;
+    if (absl::Status s = WriteUserState(**state, connection_id, row); !s.ok()) return s;
+    if (absl::Status s = WriteUserRecord(**record, connection_id, row); !s.ok()) return s;
   }
   (*select)->Reset();
   constexpr const char* kFinish = R"sql(
@@ -983,7 +980,7 @@ absl::StatusOr<SyncRunPage> SqliteStore::ListSyncRuns(const std::string& connect
 }
 
 absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connection_id,
-                                                      std::vector<v1::User> listed,
+                                                      std::vector<ListedUser> listed,
                                                       absl::Time now) {
   // The semantics are MergeSnapshot's (MemoryStore uses it as it is); here
   // the stored side is user_state, so that a sync compares digests instead
@@ -1032,28 +1029,32 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
   std::vector<Change> changes;
   SyncCounts counts;
   std::unordered_set<int64_t> new_ids;
-  for (v1::User& user : listed) {
-    auto it = stored.find(user.id());
+  // A listed user's record: its listed bytes, then these sync fields.
+  v1::User sync_fields;
+  sync_fields.set_state(v1::User::ACTIVE);
+  sync_fields.add_licenses(kWorkatoLicense);
+  std::string record;
+  for (ListedUser& user : listed) {
+    auto it = stored.find(user.id);
     if (it != stored.end()) {
       if (it->second.listed) continue;  // Listed twice: the first entry wins.
       it->second.listed = true;
-    } else if (!new_ids.insert(user.id()).second) {
+    } else if (!new_ids.insert(user.id).second) {
       continue;
     }
     ++counts.active;
-    user.set_state(v1::User::ACTIVE);
-    user.clear_licenses();
-    user.add_licenses(kWorkatoLicense);
-    user.clear_removed_time();
     const bool known = it != stored.end();
-    *user.mutable_first_seen_time() = FromNanos(known ? it->second.first_seen_ns : now_ns);
-    absl::StatusOr<UserRow> row = UserRowOf(user);
-    if (!row.ok()) return row.status();
-    if (known && row->digest == it->second.digest) continue;
+    const int64_t first_seen_ns = known ? it->second.first_seen_ns : now_ns;
+    *sync_fields.mutable_first_seen_time() = FromNanos(first_seen_ns);
+    record.assign(user.record);
+    AppendSyncFields(sync_fields, &record);
+    const int64_t digest = RecordDigest(record);
+    if (known && digest == it->second.digest) continue;
     ++(known ? counts.updated : counts.added);
-    changes.push_back({*std::move(row), known ? &it->second : nullptr});
+    changes.push_back({UserRow{user.id, std::move(user.email), true, first_seen_ns, digest, record},
+                       known ? &it->second : nullptr});
   }
-  std::vector<v1::User>().swap(listed);  // Done with it: free it before writing.
+  std::vector<ListedUser>().swap(listed);  // Done with it: free it before writing.
 
   // Stored active users missing from the listing become REMOVED; their
   // record is read back to keep everything else in it.
@@ -1072,10 +1073,8 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
       removed.set_state(v1::User::REMOVED);
       removed.clear_licenses();
       *removed.mutable_removed_time() = now_ts;
-      absl::StatusOr<UserRow> row = UserRowOf(removed);
-      if (!row.ok()) return row.status();
       ++counts.removed;
-      changes.push_back({*std::move(row), &user});
+      changes.push_back({UserRowOf(removed), &user});
     }
   }
 

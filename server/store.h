@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "user_record.h"
 #include "workato/connector/v1/connector.pb.h"
 
 namespace workato_connector {
@@ -100,11 +101,12 @@ class Store {
   [[nodiscard]] virtual absl::StatusOr<SyncRunPage> ListSyncRuns(
       const std::string& connection_id, const std::optional<SyncRunKey>& after, int limit) = 0;
 
-  // ApplySnapshot merges a complete listing into the stored users (see
+  // ApplySnapshot merges a complete listing (collaborators as Workato
+  // listed them, see user_record.h) into the stored users (see
   // MergeSnapshot) and replaces them atomically: a reader sees either the
   // old users or the new ones. On any error nothing changes.
   [[nodiscard]] virtual absl::StatusOr<SyncCounts> ApplySnapshot(
-      const std::string& connection_id, std::vector<::workato::connector::v1::User> listed,
+      const std::string& connection_id, std::vector<ListedUser> listed,
       absl::Time now) = 0;
 
   // ListUsers returns up to `limit` users of a connection in (email, id)

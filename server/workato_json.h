@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "user_record.h"
 #include "workato/connector/v1/connector.pb.h"
 
 namespace workato_connector {
@@ -21,10 +22,10 @@ struct Workspace {
 
 // One complete GET /api/members listing, each collaborator mapped to a User
 // (id, email, name, last_visit_time, roles, grant_type, external_id,
-// time_zone, create_time). State, licenses and the first-seen/removed times
-// are the sync's to set.
+// time_zone, create_time) and kept serialized (see user_record.h). State,
+// licenses and the first-seen/removed times are the sync's to set.
 struct CollaboratorListing {
-  std::vector<::workato::connector::v1::User> users;
+  std::vector<ListedUser> users;
   // The listing's own "total", when it had one.
   std::optional<int64_t> total;
 };
@@ -38,8 +39,8 @@ struct CollaboratorListing {
 // collaborator needs an integer `id`. Errors are UNAVAILABLE
 // (WORKATO_BAD_RESPONSE); checking `total` is the caller's job.
 [[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json);
-// ParseCollaboratorsInPlace is ParseCollaborators without copying `json`:
-// it may grow the string's capacity (simdjson's padding), not its contents.
+// ParseCollaboratorsInPlace is ParseCollaborators without copying `json`,
+// which it consumes: `json` is left empty, its memory freed once parsed.
 [[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json);
 
 // ParseRfc3339 parses "2024-01-15T10:20:30.123-08:00" (any fraction, "Z" or

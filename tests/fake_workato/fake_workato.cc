@@ -728,6 +728,12 @@ void FakeWorkato::RemoveToken(const std::string& token) {
   workspaces_.erase(token);
 }
 
+void FakeWorkato::SetWorkspaceResolver(
+    std::function<std::optional<FakeWorkspace>(const std::string& token)> resolver) {
+  std::lock_guard<std::mutex> lock(mu_);
+  workspace_resolver_ = std::move(resolver);
+}
+
 void FakeWorkato::FailNext(Endpoint e, int status, std::string body, int count,
                            std::vector<std::pair<std::string, std::string>> headers) {
   if (count <= 0) return;
@@ -868,9 +874,16 @@ void FakeWorkato::Serve(const httplib::Request& req, httplib::Response& res, End
 
   const std::string& authorization = last_authorization_;
   const FakeWorkspace* ws = nullptr;
+  std::optional<FakeWorkspace> resolved;  // SetWorkspaceResolver()'s answer
   if (absl::StartsWith(authorization, kBearerPrefix)) {
-    auto it = workspaces_.find(authorization.substr(kBearerPrefix.size()));
-    if (it != workspaces_.end()) ws = &it->second;
+    const std::string token = authorization.substr(kBearerPrefix.size());
+    auto it = workspaces_.find(token);
+    if (it != workspaces_.end()) {
+      ws = &it->second;
+    } else if (workspace_resolver_) {
+      resolved = workspace_resolver_(token);
+      if (resolved.has_value()) ws = &*resolved;
+    }
   }
   if (ws == nullptr) {
     lock.unlock();

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,6 +114,14 @@ class FakeWorkato {
   void SetWorkspace(const std::string& token, FakeWorkspace ws);
   // Makes `token` unknown, so requests with it get 401.
   void RemoveToken(const std::string& token);
+  // Serves tokens that SetWorkspace() did not register: for such a request,
+  // `resolver(token)` returns the workspace to serve, or std::nullopt for
+  // 401. It lets a benchmark serve thousands of generated workspaces without
+  // keeping them all in memory. It is called under the fake's lock, so it must
+  // not call back into this FakeWorkato. An empty function (the default)
+  // turns it off; Reset() keeps it.
+  void SetWorkspaceResolver(
+      std::function<std::optional<FakeWorkspace>(const std::string& token)> resolver);
 
   // Scripts the next `count` requests to `e` to answer `status` with `body`
   // (application/json) and the extra `headers` (e.g. Retry-After), whatever
@@ -197,6 +206,7 @@ class FakeWorkato {
   std::condition_variable stopping_cv_;
   // Everything below up to lifecycle_mu_ is guarded by mu_.
   std::map<std::string, FakeWorkspace> workspaces_;
+  std::function<std::optional<FakeWorkspace>(const std::string&)> workspace_resolver_;
   EndpointState users_me_;
   EndpointState members_;
   int unknown_request_count_ = 0;

@@ -193,10 +193,10 @@ TEST(SqliteStoreTest, EverythingSurvivesReopening) {
     ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->PutConnection(MakeConnection("conn_a", 1)).ok());
     ASSERT_TRUE(store->PutConnection(MakeConnection("conn_b", 2)).ok());
-    ASSERT_TRUE(store->ApplySnapshot("conn_a", ListedUsers(120), absl::FromUnixSeconds(10)).ok());
+    ASSERT_TRUE(store->ApplySnapshot("conn_a", ToListedUsers(ListedUsers(120)), absl::FromUnixSeconds(10)).ok());
     std::vector<v1::User> fewer = ListedUsers(100, "Operator");
-    ASSERT_TRUE(store->ApplySnapshot("conn_a", fewer, absl::FromUnixSeconds(20)).ok());
-    ASSERT_TRUE(store->ApplySnapshot("conn_b", ListedUsers(3), absl::FromUnixSeconds(30)).ok());
+    ASSERT_TRUE(store->ApplySnapshot("conn_a", ToListedUsers(fewer), absl::FromUnixSeconds(20)).ok());
+    ASSERT_TRUE(store->ApplySnapshot("conn_b", ToListedUsers(ListedUsers(3)), absl::FromUnixSeconds(30)).ok());
     for (int i = 1; i <= 3; ++i) {
       ASSERT_TRUE(store->RecordSyncRun(MakeRun("conn_a", absl::StrCat("run_", i), i), 2).ok());
     }
@@ -232,7 +232,7 @@ TEST(SqliteStoreTest, ResyncWritesOnlyTheChangedRows) {
   ASSERT_TRUE(store->PutConnection(MakeConnection("conn_a", 1)).ok());
 
   int64_t start = store->total_changes_for_testing();
-  ASSERT_TRUE(store->ApplySnapshot("conn_a", ListedUsers(1000), absl::FromUnixSeconds(10)).ok());
+  ASSERT_TRUE(store->ApplySnapshot("conn_a", ToListedUsers(ListedUsers(1000)), absl::FromUnixSeconds(10)).ok());
   int64_t first = store->total_changes_for_testing() - start;
   EXPECT_GE(first, 1000);
 
@@ -240,7 +240,7 @@ TEST(SqliteStoreTest, ResyncWritesOnlyTheChangedRows) {
   listed[500].mutable_roles(0)->set_role_name("Operator");
   start = store->total_changes_for_testing();
   absl::StatusOr<SyncCounts> counts =
-      store->ApplySnapshot("conn_a", std::move(listed), absl::FromUnixSeconds(20));
+      store->ApplySnapshot("conn_a", ToListedUsers(listed), absl::FromUnixSeconds(20));
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->updated, 1);
   // A changed user costs at most 3 row writes (its user_state row, its
@@ -250,7 +250,7 @@ TEST(SqliteStoreTest, ResyncWritesOnlyTheChangedRows) {
   EXPECT_LE(store->total_changes_for_testing() - start, 3 * 1 + 1);
 
   start = store->total_changes_for_testing();
-  ASSERT_TRUE(store->ApplySnapshot("conn_a", ListedUsers(999), absl::FromUnixSeconds(30)).ok());
+  ASSERT_TRUE(store->ApplySnapshot("conn_a", ToListedUsers(ListedUsers(999)), absl::FromUnixSeconds(30)).ok());
   // 501 changes back, 1000 is removed.
   EXPECT_LE(store->total_changes_for_testing() - start, 3 * 2 + 1);
 }
@@ -341,7 +341,7 @@ PRAGMA user_version = 1;
   // but the counts.
   int64_t start = store->total_changes_for_testing();
   absl::StatusOr<SyncCounts> counts =
-      store->ApplySnapshot("conn_a", {Listed(1)}, absl::FromUnixSeconds(100));
+      store->ApplySnapshot("conn_a", ToListedUsers({Listed(1)}), absl::FromUnixSeconds(100));
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->active, 1);
   EXPECT_EQ(counts->added + counts->updated + counts->removed, 0);
@@ -410,18 +410,18 @@ TEST(SqliteStoreTest, FullDiskRollsTheWholeSnapshotBack) {
   std::unique_ptr<SqliteStore> store = OpenOrDie(db.path(), /*max_page_count=*/40);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->PutConnection(MakeConnection("conn_a", 1)).ok());
-  ASSERT_TRUE(store->ApplySnapshot("conn_a", ListedUsers(20), absl::FromUnixSeconds(10)).ok());
+  ASSERT_TRUE(store->ApplySnapshot("conn_a", ToListedUsers(ListedUsers(20)), absl::FromUnixSeconds(10)).ok());
   const std::string before = Dump(*store);
 
   // The first 20 change too, so the failed write is not only appends.
   absl::StatusOr<SyncCounts> counts =
-      store->ApplySnapshot("conn_a", ListedUsers(3000, "Operator", 200), absl::FromUnixSeconds(20));
+      store->ApplySnapshot("conn_a", ToListedUsers(ListedUsers(3000, "Operator", 200)), absl::FromUnixSeconds(20));
   ExpectStorageError(counts.status(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(counts.status().message(), HasSubstr("full"));
   EXPECT_EQ(Dump(*store), before);
 
   // The store still works once the snapshot fits.
-  counts = store->ApplySnapshot("conn_a", ListedUsers(20, "Operator"), absl::FromUnixSeconds(30));
+  counts = store->ApplySnapshot("conn_a", ToListedUsers(ListedUsers(20, "Operator")), absl::FromUnixSeconds(30));
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->updated, 20);
 }
@@ -437,7 +437,7 @@ TEST(SqliteStoreTest, ConcurrentSyncsAndReadersNeverFail) {
   for (int c = 0; c < kConnections; ++c) {
     ASSERT_TRUE(store->PutConnection(MakeConnection(absl::StrCat("conn_", c), c)).ok());
     ASSERT_TRUE(store
-                    ->ApplySnapshot(absl::StrCat("conn_", c), ListedUsers(kUsers, "gen0"),
+                    ->ApplySnapshot(absl::StrCat("conn_", c), ToListedUsers(ListedUsers(kUsers, "gen0")),
                                     absl::FromUnixSeconds(1))
                     .ok());
   }
@@ -459,7 +459,7 @@ TEST(SqliteStoreTest, ConcurrentSyncsAndReadersNeverFail) {
         // Every user changes each generation, and the count with it: whole
         // snapshots to tear.
         absl::StatusOr<SyncCounts> counts = store->ApplySnapshot(
-            id, ListedUsers(users_of(gen), absl::StrCat("gen", gen)), absl::FromUnixSeconds(gen));
+            id, ToListedUsers(ListedUsers(users_of(gen), absl::StrCat("gen", gen))), absl::FromUnixSeconds(gen));
         if (!counts.ok()) fail(counts.status().ToString());
         absl::Status recorded =
             store->RecordSyncRun(MakeRun(id, absl::StrCat("run_", gen), gen), 5);

@@ -140,7 +140,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreKind> {
   SyncCounts Apply(const std::string& connection_id, std::vector<v1::User> listed,
                    int64_t now_seconds) {
     absl::StatusOr<SyncCounts> counts =
-        store_->ApplySnapshot(connection_id, std::move(listed), absl::FromUnixSeconds(now_seconds));
+        store_->ApplySnapshot(connection_id, ToListedUsers(listed), absl::FromUnixSeconds(now_seconds));
     EXPECT_TRUE(counts.ok()) << counts.status();
     return counts.value_or(SyncCounts{});
   }
@@ -177,7 +177,7 @@ TEST_P(StoreConformanceTest, UnknownConnectionIsNotFoundEverywhere) {
   ExpectNotFound(store_->RecordSyncRun(MakeRun("conn_missing", "run_1", 1), 10));
   ExpectNotFound(store_->ListSyncRuns("conn_missing", std::nullopt, 10).status());
   ExpectNotFound(
-      store_->ApplySnapshot("conn_missing", {Listed(1, "a@x")}, absl::FromUnixSeconds(1)).status());
+      store_->ApplySnapshot("conn_missing", ToListedUsers({Listed(1, "a@x")}), absl::FromUnixSeconds(1)).status());
   ExpectNotFound(store_->ListUsers("conn_missing", true, std::nullopt, 10).status());
   absl::StatusOr<std::optional<StoredConnection>> found =
       store_->FindConnection(v1::DATA_CENTER_US, 1);
@@ -570,7 +570,7 @@ TEST_P(StoreConformanceTest, ApplySnapshotToDeletedConnectionWritesNothing) {
   Put(MakeConnection("conn_a", 1));
   ASSERT_TRUE(store_->DeleteConnection("conn_a").ok());
   ExpectNotFound(
-      store_->ApplySnapshot("conn_a", {Listed(1, "a@x")}, absl::FromUnixSeconds(10)).status());
+      store_->ApplySnapshot("conn_a", ToListedUsers({Listed(1, "a@x")}), absl::FromUnixSeconds(10)).status());
   Put(MakeConnection("conn_a", 1));
   EXPECT_THAT(AllUsers("conn_a", true, 10), IsEmpty());
 }

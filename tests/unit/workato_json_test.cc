@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
-
 #include "errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,6 +15,20 @@ namespace workato_connector {
 namespace {
 
 namespace v1 = ::workato::connector::v1;
+
+// UserOf parses a listed collaborator, checking that its keys are its
+// record's and that the record holds none of the fields a sync sets.
+v1::User UserOf(const ListedUser& listed) {
+  v1::User user;
+  EXPECT_TRUE(ToUser(listed, &user));
+  EXPECT_EQ(listed.id, user.id());
+  EXPECT_EQ(listed.email, user.email());
+  EXPECT_EQ(user.state(), v1::User::STATE_UNSPECIFIED);
+  EXPECT_EQ(user.licenses_size(), 0);
+  EXPECT_FALSE(user.has_first_seen_time());
+  EXPECT_FALSE(user.has_removed_time());
+  return user;
+}
 
 constexpr char kMembers[] = R"json({
   "data": [
@@ -59,7 +72,7 @@ TEST(WorkatoJsonTest, MapsEveryCollaboratorField) {
   ASSERT_EQ(listing->users.size(), 3u);
   EXPECT_EQ(listing->total, 3);
 
-  const v1::User& zoe = listing->users[0];
+  const v1::User zoe = UserOf(listing->users[0]);
   EXPECT_EQ(zoe.id(), 3000000001LL);
   EXPECT_EQ(zoe.email(), "Zoe.Ng@Example.com");  // Case kept as Workato sent it.
   EXPECT_EQ(zoe.name(), "Zoë \"Z\" Ng");
@@ -82,7 +95,7 @@ TEST(WorkatoJsonTest, MapsEveryCollaboratorField) {
   EXPECT_EQ(zoe.state(), v1::User::STATE_UNSPECIFIED);
   EXPECT_EQ(zoe.licenses_size(), 0);
 
-  const v1::User& legacy = listing->users[1];
+  const v1::User legacy = UserOf(listing->users[1]);
   EXPECT_EQ(legacy.id(), 17);  // Numeric strings are tolerated.
   EXPECT_EQ(legacy.grant_type(), "federation_manager");
   EXPECT_EQ(legacy.external_id(), "");
@@ -92,7 +105,7 @@ TEST(WorkatoJsonTest, MapsEveryCollaboratorField) {
   ASSERT_EQ(legacy.roles_size(), 1);
   EXPECT_EQ(legacy.roles(0).role_type(), "");
 
-  const v1::User& minimal = listing->users[2];
+  const v1::User minimal = UserOf(listing->users[2]);
   EXPECT_EQ(minimal.id(), 18);
   EXPECT_EQ(minimal.email(), "");
   EXPECT_FALSE(minimal.has_create_time());
