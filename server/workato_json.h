@@ -40,7 +40,7 @@ struct CollaboratorListing {
 // (WORKATO_BAD_RESPONSE); checking `total` is the caller's job.
 [[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json);
 // ParseCollaboratorsInPlace is ParseCollaborators without copying `json`,
-// which it consumes: `json` is left empty, its memory freed once parsed.
+// which it consumes: `json` is left empty, its memory freed.
 [[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json);
 
 // ParseRfc3339 parses "2024-01-15T10:20:30.123-08:00" (any fraction, "Z" or

@@ -112,9 +112,41 @@ TEST(WorkatoJsonTest, MapsEveryCollaboratorField) {
   EXPECT_EQ(minimal.roles_size(), 0);
 }
 
+// The list is read in one pass; these are the cases a one-pass reader could
+// get wrong: repeated members (the first counts, as with a lookup by name),
+// escaped keys, members of unexpected types (tolerated as missing), and
+// members this service does not read.
+TEST(WorkatoJsonTest, OnePassReadingEdgeCases) {
+  auto listing = ParseCollaborators(R"({"total": 2, "total": "x", "data": [
+    {"\u0069d": 7, "id": 8, "email": "first@x", "email": "second@x", "name": 5,
+     "roles": "admin", "last_activity_log": [], "created_at": 17,
+     "skip": {"deep": [[[{"id": 9}]]], "s": "\"}]"}},
+    {"roles": [{"role_name": "A", "role_name": "B"}, 3, null, {"environment_type": null}],
+     "last_activity_log": {"created_at": null, "created_at": "2024-01-01T00:00:00Z"},
+     "id": "12", "email": null}
+  ], "data": "ignored"})");
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  EXPECT_EQ(listing->total, 2);
+  ASSERT_EQ(listing->users.size(), 2u);
+  const v1::User first = UserOf(listing->users[0]);
+  EXPECT_EQ(first.id(), 7);
+  EXPECT_EQ(first.email(), "first@x");
+  EXPECT_EQ(first.name(), "");
+  EXPECT_EQ(first.roles_size(), 0);
+  EXPECT_FALSE(first.has_last_visit_time());
+  EXPECT_FALSE(first.has_create_time());
+  const v1::User second = UserOf(listing->users[1]);
+  EXPECT_EQ(second.id(), 12);
+  EXPECT_EQ(second.email(), "");
+  ASSERT_EQ(second.roles_size(), 2);
+  EXPECT_EQ(second.roles(0).role_name(), "A");
+  EXPECT_EQ(second.roles(1).environment(), "");
+  EXPECT_FALSE(second.has_last_visit_time());  // The first created_at (null) counts.
+}
+
 TEST(WorkatoJsonTest, TotalIsOptional) {
-  auto listing = ParseCollaborators(R"({"data": []})");
-  ASSERT_TRUE(listing.ok());
+  auto listing = ParseCollaborators("{\"data\": []}\r\n\t ");  // Whitespace may trail.
+  ASSERT_TRUE(listing.ok()) << listing.status();
   EXPECT_FALSE(listing->total.has_value());
 }
 
@@ -128,7 +160,11 @@ TEST(WorkatoJsonTest, MalformedListingsAreBadResponses) {
                        R"({"data": [{"name": "no id"}], "total": 1})",
                        R"({"data": [{"id": 1.5}], "total": 1})",
                        R"({"data": ["x"], "total": 1})",
-                       R"({"data": [], "total": "many"})"};
+                       R"({"data": [], "total": "many"})",
+                       R"({"data": [{"id": 1, "name": "a}], "total": 1})",
+                       R"({"data": [{"id": 1, "x": [1, 2}], "total": 1})",
+                       R"({"data": [{"id": 1, "roles": [{"role_name": "A"]}]})",
+                       R"({"data": [{"id": 1}], "total": 1}})"};
   for (const char* json : bad) {
     auto listing = ParseCollaborators(json);
     ASSERT_FALSE(listing.ok()) << json;
