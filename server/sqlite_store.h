@@ -6,10 +6,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "store.h"
+
+struct sqlite3;
 
 namespace workato_connector {
 
@@ -94,6 +97,20 @@ class SqliteStore : public Store {
   std::condition_variable reader_free_;
   std::vector<std::unique_ptr<Db>> readers_;  // Every read connection.
   std::vector<Db*> free_readers_;             // Guarded by read_mu_.
+
+  // Checkpoints run on their own thread and connection, so that copying a
+  // large sync's pages from the WAL into the database happens after its
+  // RPC has answered rather than inside its commit. The writer's WAL hook
+  // asks for one when the WAL reaches kCheckpointFrames pages.
+  static constexpr int kCheckpointFrames = 1000;
+  static int OnWalCommit(void* store, sqlite3* db, const char* name, int frames);
+  void CheckpointLoop();
+  std::unique_ptr<Db> checkpointer_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_wanted_;
+  bool checkpoint_due_ = false;  // Guarded by checkpoint_mu_.
+  bool stopping_ = false;        // Guarded by checkpoint_mu_.
+  std::thread checkpoint_thread_;
 };
 
 }  // namespace workato_connector
