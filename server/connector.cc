@@ -17,6 +17,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "errors.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "log.h"
 #include "page_token.h"
 #include "snapshot_merge.h"
@@ -477,7 +480,7 @@ absl::StatusOr<v1::ListSyncRunsResponse> Connector::ListSyncRuns(
   return response;
 }
 
-absl::StatusOr<v1::ListUsersResponse> Connector::ListUsers(const v1::ListUsersRequest& request) {
+absl::StatusOr<std::string> Connector::ListUsersWire(const v1::ListUsersRequest& request) {
   if (absl::Status s = RequireConnectionId(request.connection_id()); !s.ok()) return s;
   absl::StatusOr<int> page_size = EffectivePageSize(request.page_size());
   if (!page_size.ok()) return page_size.status();
@@ -488,17 +491,44 @@ absl::StatusOr<v1::ListUsersResponse> Connector::ListUsers(const v1::ListUsersRe
     if (!key.ok()) return key.status();
     after = *std::move(key);
   }
-  absl::StatusOr<UserPage> page =
-      store_->ListUsers(request.connection_id(), request.show_removed(), after, *page_size);
+  absl::StatusOr<UserRecordPage> page =
+      store_->ListUserRecords(request.connection_id(), request.show_removed(), after, *page_size);
   if (!page.ok()) return page.status();
+  // ListUsersResponse on the wire: each user as field 1 (its stored record
+  // is a serialized User), then next_page_token (2) and total_size (3) -
+  // the order protobuf itself writes them in.
+  size_t size = 0;
+  for (const std::string& record : page->records) size += record.size() + 8;
+  std::string wire;
+  wire.reserve(size + 256);
+  {
+    google::protobuf::io::StringOutputStream stream(&wire);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    for (const std::string& record : page->records) {
+      out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+          v1::ListUsersResponse::kUsersFieldNumber,
+          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      out.WriteVarint32(static_cast<uint32_t>(record.size()));
+      out.WriteString(record);
+    }
+  }
+  v1::ListUsersResponse tail;
+  tail.set_total_size(page->total_size);
+  if (page->more && !page->records.empty()) {
+    tail.set_next_page_token(
+        EncodeUserPageToken(request.connection_id(), request.show_removed(), page->last));
+  }
+  tail.AppendToString(&wire);
+  return wire;
+}
+
+absl::StatusOr<v1::ListUsersResponse> Connector::ListUsers(const v1::ListUsersRequest& request) {
+  absl::StatusOr<std::string> wire = ListUsersWire(request);
+  if (!wire.ok()) return wire.status();
   v1::ListUsersResponse response;
-  response.set_total_size(page->total_size);
-  response.mutable_users()->Reserve(static_cast<int>(page->users.size()));
-  for (v1::User& user : page->users) *response.add_users() = std::move(user);
-  if (page->more && response.users_size() > 0) {
-    const v1::User& last = response.users(response.users_size() - 1);
-    response.set_next_page_token(EncodeUserPageToken(
-        request.connection_id(), request.show_removed(), UserKey{last.email(), last.id()}));
+  if (!response.ParseFromString(*wire)) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, reason::kStorageError,
+                     "storage: a stored user cannot be parsed; the database may be damaged");
   }
   return response;
 }

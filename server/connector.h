@@ -71,6 +71,11 @@ class Connector {
   [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListUsersResponse> ListUsers(
       const ::workato::connector::v1::ListUsersRequest& request);
 
+  // ListUsersWire is ListUsers already serialized: the stored records go
+  // into the response as they are, never parsed (the gRPC service's path).
+  [[nodiscard]] absl::StatusOr<std::string> ListUsersWire(
+      const ::workato::connector::v1::ListUsersRequest& request);
+
   [[nodiscard]] absl::StatusOr<::workato::connector::v1::ListSyncRunsResponse> ListSyncRuns(
       const ::workato::connector::v1::ListSyncRunsRequest& request);
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "errors.h"
 #include "log.h"
 
@@ -172,15 +173,35 @@ grpc::ServerUnaryReactor* WorkatoConnectorService::Sync(grpc::CallbackServerCont
 }
 
 grpc::ServerUnaryReactor* WorkatoConnectorService::ListUsers(grpc::CallbackServerContext* context,
-                                                             const v1::ListUsersRequest* request,
-                                                             v1::ListUsersResponse* response) {
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Rpc rpc{"ListUsers", absl::Now(), ""};
   if (absl::Status denied = Authorize(context, CallerScope::kRead, &rpc); !denied.ok()) {
-    Finish<v1::ListUsersResponse>(reactor, rpc, "", denied, response);
+    Finish<grpc::ByteBuffer>(reactor, rpc, "", denied, response);
     return reactor;
   }
-  Finish(reactor, rpc, request->connection_id(), connector_->ListUsers(*request), response);
+  v1::ListUsersRequest parsed;
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request));
+  if (!parsed.ParseFromZeroCopyStream(&reader)) {
+    // What a typed method answers for a request it cannot parse.
+    Finish<grpc::ByteBuffer>(reactor, rpc, "",
+                             absl::InternalError("the request is not a ListUsersRequest"),
+                             response);
+    return reactor;
+  }
+  absl::StatusOr<std::string> wire = connector_->ListUsersWire(parsed);
+  if (!wire.ok()) {
+    Finish<grpc::ByteBuffer>(reactor, rpc, parsed.connection_id(), wire.status(), response);
+    return reactor;
+  }
+  // The slice takes the string over: no copy of the page.
+  auto* owned = new std::string(*std::move(wire));
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* data) { delete static_cast<std::string*>(data); },
+      owned);
+  Finish(reactor, rpc, parsed.connection_id(),
+         absl::StatusOr<grpc::ByteBuffer>(grpc::ByteBuffer(&slice, 1)), response);
   return reactor;
 }
 

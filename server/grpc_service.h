@@ -14,8 +14,12 @@ namespace workato_connector {
 // quick store reads and finish on gRPC's thread. With caller tokens, every
 // call is checked before any work: Get/List need the read scope, Connect,
 // Sync and DeleteConnection admin.
+// ListUsers is a raw method (ByteBuffer in and out): its response is built
+// from the stored user records as they are, without parsing them into
+// messages and serializing those again (Connector::ListUsersWire).
 class WorkatoConnectorService final
-    : public ::workato::connector::v1::WorkatoConnector::CallbackService {
+    : public ::workato::connector::v1::WorkatoConnector::WithRawCallbackMethod_ListUsers<
+          ::workato::connector::v1::WorkatoConnector::CallbackService> {
  public:
   // All must outlive the service; `observer` may be null, and `callers` null
   // lets every caller in (plaintext on loopback, or TLS/mTLS only).
@@ -40,10 +44,9 @@ class WorkatoConnectorService final
   grpc::ServerUnaryReactor* Sync(grpc::CallbackServerContext* context,
                                  const ::workato::connector::v1::SyncRequest* request,
                                  ::workato::connector::v1::SyncRun* response) override;
-  grpc::ServerUnaryReactor* ListUsers(
-      grpc::CallbackServerContext* context,
-      const ::workato::connector::v1::ListUsersRequest* request,
-      ::workato::connector::v1::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListSyncRuns(
       grpc::CallbackServerContext* context,
       const ::workato::connector::v1::ListSyncRunsRequest* request,

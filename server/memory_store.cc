@@ -198,4 +198,19 @@ absl::StatusOr<UserPage> MemoryStore::ListUsers(const std::string& connection_id
   return page;
 }
 
+absl::StatusOr<UserRecordPage> MemoryStore::ListUserRecords(const std::string& connection_id,
+                                                            bool show_removed,
+                                                            const std::optional<UserKey>& after,
+                                                            int limit) {
+  absl::StatusOr<UserPage> page = ListUsers(connection_id, show_removed, after, limit);
+  if (!page.ok()) return page.status();
+  UserRecordPage records;
+  records.total_size = page->total_size;
+  records.more = page->more;
+  records.records.reserve(page->users.size());
+  for (const v1::User& user : page->users) records.records.push_back(EncodeUserRecord(user));
+  if (!page->users.empty()) records.last = UserKey{page->users.back().email(), page->users.back().id()};
+  return records;
+}
+
 }  // namespace workato_connector

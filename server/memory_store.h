@@ -38,6 +38,10 @@ class MemoryStore : public Store {
                                            absl::Time now) override;
   absl::StatusOr<UserPage> ListUsers(const std::string& connection_id, bool show_removed,
                                      const std::optional<UserKey>& after, int limit) override;
+  absl::StatusOr<UserRecordPage> ListUserRecords(const std::string& connection_id,
+                                                 bool show_removed,
+                                                 const std::optional<UserKey>& after,
+                                                 int limit) override;
 
  private:
   struct UserSnapshot {

@@ -250,6 +250,14 @@ class Statement {
   [[nodiscard]] bool IsNull(int column) {
     return sqlite3_column_type(statement_, column) == SQLITE_NULL;
   }
+  // View reads a TEXT or BLOB column without copying: valid until the next
+  // Step or Reset.
+  [[nodiscard]] absl::string_view View(int column) {
+    const void* data = sqlite3_column_blob(statement_, column);
+    int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr || size <= 0) return absl::string_view();
+    return absl::string_view(static_cast<const char*>(data), static_cast<size_t>(size));
+  }
   // Bytes reads a TEXT or BLOB column as it is stored.
   [[nodiscard]] std::string Bytes(int column) {
     const void* data = sqlite3_column_blob(statement_, column);
@@ -1213,14 +1221,18 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
   return counts;
 }
 
-absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id, bool show_removed,
-                                                const std::optional<UserKey>& after, int limit) {
-  ReadLease lease = AcquireReader();
-  Db& db = lease.db();
+namespace {
+
+// ReadUsers reads one page of users for ListUsers and ListUserRecords:
+// `emit(email, id, record)` gets each user in list order (the views last
+// only for the call) and returns false when the record is unreadable.
+template <typename Emit>
+absl::Status ReadUsers(Db& db, const std::string& connection_id, bool show_removed,
+                       const std::optional<UserKey>& after, int limit, int32_t* total_size,
+                       bool* more, Emit emit) {
   // One read transaction: the count and the page come from one snapshot.
   absl::StatusOr<std::unique_ptr<Transaction>> read = Transaction::Begin(db, kBeginRead);
   if (!read.ok()) return read.status();
-  UserPage page;
   {
     absl::StatusOr<std::unique_ptr<Statement>> count = db.Prepare(kSelectUserCounts);
     if (!count.ok()) return count.status();
@@ -1228,15 +1240,10 @@ absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id
     absl::StatusOr<bool> row = (*count)->Step("counting users");
     if (!row.ok()) return row.status();
     if (!*row) return NotFound(connection_id);
-    page.total_size = static_cast<int32_t>((*count)->Int(show_removed ? 1 : 0));
+    *total_size = static_cast<int32_t>((*count)->Int(show_removed ? 1 : 0));
   }
-  // ListState reads one state's next rows (up to limit + 1) in list order.
-  struct Row {
-    std::string email;
-    int64_t id;
-    std::string record;
-  };
-  auto list_state = [&](bool active, std::vector<Row>* rows) -> absl::Status {
+  // Each state's users are one range scan of user_records.
+  auto scan = [&](bool active, auto&& on_row) -> absl::Status {
     absl::StatusOr<std::unique_ptr<Statement>> list =
         db.Prepare(after.has_value() ? kListRecordsAfter : kListRecords);
     if (!list.ok()) return list.status();
@@ -1245,43 +1252,90 @@ absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id
     for (;;) {
       absl::StatusOr<bool> row = (*list)->Step("listing users");
       if (!row.ok()) return row.status();
-      if (!*row) return absl::OkStatus();
-      rows->push_back({(*list)->Bytes(0), (*list)->Int(1), (*list)->Bytes(2)});
+      if (!*row || !on_row(**list)) return absl::OkStatus();
     }
   };
+  int emitted = 0;
+  bool readable = true;
   if (!show_removed) {
-    // The common case: one range scan, records parsed straight from SQLite.
-    absl::StatusOr<std::unique_ptr<Statement>> list =
-        db.Prepare(after.has_value() ? kListRecordsAfter : kListRecords);
-    if (!list.ok()) return list.status();
-    (*list)->BindText(1, connection_id).BindInt(2, 1).BindInt(3, SqlLimit(limit));
-    if (after.has_value()) (*list)->BindText(4, after->email).BindInt(5, after->id);
-    if (absl::Status listed = ReadPage(**list, limit, "user", &page.users, &page.more, 2);
-        !listed.ok()) {
-      return listed;
-    }
-    return page;
+    // The common case: rows go straight from SQLite to `emit`.
+    absl::Status scanned = scan(true, [&](Statement& row) {
+      if (emitted == limit) {
+        *more = true;
+        return false;
+      }
+      ++emitted;
+      readable = emit(row.View(0), row.Int(1), row.View(2));
+      return readable;
+    });
+    if (!scanned.ok()) return scanned;
+    return readable ? absl::OkStatus() : UnreadableRecord("user");
   }
   // With removed users: the next rows of each state, merged in list order.
-  std::vector<Row> active_rows, removed_rows;
-  if (absl::Status s = list_state(true, &active_rows); !s.ok()) return s;
-  if (absl::Status s = list_state(false, &removed_rows); !s.ok()) return s;
-  size_t a = 0, r = 0;
-  while (a < active_rows.size() || r < removed_rows.size()) {
-    bool take_active = r == removed_rows.size();
-    if (!take_active && a < active_rows.size()) {
-      const Row& x = active_rows[a];
-      const Row& y = removed_rows[r];
-      int cmp = x.email.compare(y.email);
-      take_active = cmp < 0 || (cmp == 0 && x.id < y.id);
+  struct Row {
+    std::string email;
+    int64_t id;
+    std::string record;
+  };
+  std::vector<Row> rows[2];  // [0] removed, [1] active.
+  for (int active : {0, 1}) {
+    absl::Status scanned = scan(active == 1, [&](Statement& row) {
+      rows[active].push_back({row.Bytes(0), row.Int(1), row.Bytes(2)});
+      return true;
+    });
+    if (!scanned.ok()) return scanned;
+  }
+  size_t next[2] = {0, 0};
+  while (next[0] < rows[0].size() || next[1] < rows[1].size()) {
+    int take = next[0] == rows[0].size() ? 1 : 0;
+    if (take == 0 && next[1] < rows[1].size()) {
+      const Row& removed = rows[0][next[0]];
+      const Row& active = rows[1][next[1]];
+      int cmp = active.email.compare(removed.email);
+      take = cmp < 0 || (cmp == 0 && active.id < removed.id) ? 1 : 0;
     }
-    if (static_cast<int>(page.users.size()) == limit) {
-      page.more = true;
+    if (emitted == limit) {
+      *more = true;
       break;
     }
-    const Row& next = take_active ? active_rows[a++] : removed_rows[r++];
-    if (!page.users.emplace_back().ParseFromString(next.record)) return UnreadableRecord("user");
+    ++emitted;
+    const Row& row = rows[take][next[take]++];
+    if (!emit(row.email, row.id, row.record)) return UnreadableRecord("user");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id, bool show_removed,
+                                                const std::optional<UserKey>& after, int limit) {
+  ReadLease lease = AcquireReader();
+  UserPage page;
+  absl::Status read =
+      ReadUsers(lease.db(), connection_id, show_removed, after, limit, &page.total_size,
+                &page.more, [&](absl::string_view, int64_t, absl::string_view record) {
+                  return page.users.emplace_back().ParseFromArray(record.data(),
+                                                                  static_cast<int>(record.size()));
+                });
+  if (!read.ok()) return read;
+  return page;
+}
+
+absl::StatusOr<UserRecordPage> SqliteStore::ListUserRecords(const std::string& connection_id,
+                                                            bool show_removed,
+                                                            const std::optional<UserKey>& after,
+                                                            int limit) {
+  ReadLease lease = AcquireReader();
+  UserRecordPage page;
+  absl::Status read =
+      ReadUsers(lease.db(), connection_id, show_removed, after, limit, &page.total_size,
+                &page.more, [&](absl::string_view email, int64_t id, absl::string_view record) {
+                  page.records.emplace_back(record);
+                  page.last.email.assign(email.data(), email.size());
+                  page.last.id = id;
+                  return true;
+                });
+  if (!read.ok()) return read;
   return page;
 }
 

@@ -69,6 +69,10 @@ class SqliteStore : public Store {
                                            absl::Time now) override;
   absl::StatusOr<UserPage> ListUsers(const std::string& connection_id, bool show_removed,
                                      const std::optional<UserKey>& after, int limit) override;
+  absl::StatusOr<UserRecordPage> ListUserRecords(const std::string& connection_id,
+                                                 bool show_removed,
+                                                 const std::optional<UserKey>& after,
+                                                 int limit) override;
 
   // Rows inserted, updated or deleted through the writer since Open, so
   // tests can check that a sync writes only what changed.

@@ -43,6 +43,16 @@ struct UserPage {
   bool more = false;
 };
 
+// A page of users as stored: each a serialized v1.User (see user_record.h),
+// for callers that pass them on without reading them.
+struct UserRecordPage {
+  std::vector<std::string> records;
+  // The key of the last record (for the next page); empty without records.
+  UserKey last;
+  int32_t total_size = 0;
+  bool more = false;
+};
+
 // The keyset position of a sync run in history order (newest first).
 struct SyncRunKey {
   int64_t start_time_us = 0;
@@ -116,6 +126,12 @@ class Store {
                                                            bool show_removed,
                                                            const std::optional<UserKey>& after,
                                                            int limit) = 0;
+
+  // ListUserRecords is ListUsers without parsing: the same page, each user
+  // as its serialized record.
+  [[nodiscard]] virtual absl::StatusOr<UserRecordPage> ListUserRecords(
+      const std::string& connection_id, bool show_removed, const std::optional<UserKey>& after,
+      int limit) = 0;
 };
 
 }  // namespace workato_connector

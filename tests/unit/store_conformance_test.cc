@@ -145,7 +145,29 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreKind> {
     return counts.value_or(SyncCounts{});
   }
 
-  // AllUsers pages through ListUsers `page_size` at a time.
+  // ExpectSameAsRecords checks that ListUserRecords gives the same page as
+  // ListUsers, each user as its record.
+  void ExpectSameAsRecords(const UserPage& page, const std::string& connection_id,
+                           bool show_removed, const std::optional<UserKey>& after, int page_size) {
+    absl::StatusOr<UserRecordPage> records =
+        store_->ListUserRecords(connection_id, show_removed, after, page_size);
+    ASSERT_TRUE(records.ok()) << records.status();
+    EXPECT_EQ(records->total_size, page.total_size);
+    EXPECT_EQ(records->more, page.more);
+    ASSERT_EQ(records->records.size(), page.users.size());
+    for (size_t i = 0; i < page.users.size(); ++i) {
+      v1::User user;
+      ASSERT_TRUE(user.ParseFromString(records->records[i]));
+      EXPECT_EQ(user.SerializeAsString(), page.users[i].SerializeAsString());
+    }
+    if (!page.users.empty()) {
+      EXPECT_EQ(records->last.email, page.users.back().email());
+      EXPECT_EQ(records->last.id, page.users.back().id());
+    }
+  }
+
+  // AllUsers pages through ListUsers `page_size` at a time (and checks
+  // ListUserRecords against each page).
   std::vector<v1::User> AllUsers(const std::string& connection_id, bool show_removed,
                                  int page_size) {
     std::vector<v1::User> users;
@@ -156,6 +178,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreKind> {
       EXPECT_TRUE(page.ok()) << page.status();
       if (!page.ok()) break;
       EXPECT_LE(static_cast<int>(page->users.size()), page_size);
+      ExpectSameAsRecords(*page, connection_id, show_removed, after, page_size);
       users.insert(users.end(), page->users.begin(), page->users.end());
       if (!page->more) break;
       EXPECT_FALSE(page->users.empty());
