@@ -431,6 +431,14 @@ constexpr char kSetUserCounts[] =
 constexpr char kSelectUserCounts[] =
     "SELECT active_users, all_users FROM connections WHERE id = ?1";
 // Keyset pages: range scans of user_records' primary key, one per state.
+// The first two read only the records (the usual page); the others also
+// the keys, to merge both states in list order.
+constexpr char kListActiveRecords[] =
+    "SELECT record FROM user_records WHERE connection_id = ?1 AND active = ?2"
+    " ORDER BY email, id LIMIT ?3";
+constexpr char kListActiveRecordsAfter[] =
+    "SELECT record FROM user_records WHERE connection_id = ?1 AND active = ?2"
+    " AND (email, id) > (?4, ?5) ORDER BY email, id LIMIT ?3";
 constexpr char kListRecords[] =
     "SELECT email, id, record FROM user_records WHERE connection_id = ?1 AND active = ?2"
     " ORDER BY email, id LIMIT ?3";
@@ -1224,8 +1232,8 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
 namespace {
 
 // ReadUsers reads one page of users for ListUsers and ListUserRecords:
-// `emit(email, id, record)` gets each user in list order (the views last
-// only for the call) and returns false when the record is unreadable.
+// `emit(record)` gets each user's record in list order (the view lasts only
+// for the call) and returns false when the record is unreadable.
 template <typename Emit>
 absl::Status ReadUsers(Db& db, const std::string& connection_id, bool show_removed,
                        const std::optional<UserKey>& after, int limit, int32_t* total_size,
@@ -1243,9 +1251,10 @@ absl::Status ReadUsers(Db& db, const std::string& connection_id, bool show_remov
     *total_size = static_cast<int32_t>((*count)->Int(show_removed ? 1 : 0));
   }
   // Each state's users are one range scan of user_records.
-  auto scan = [&](bool active, auto&& on_row) -> absl::Status {
+  auto scan = [&](bool active, bool keys, auto&& on_row) -> absl::Status {
     absl::StatusOr<std::unique_ptr<Statement>> list =
-        db.Prepare(after.has_value() ? kListRecordsAfter : kListRecords);
+        db.Prepare(keys ? (after.has_value() ? kListRecordsAfter : kListRecords)
+                        : (after.has_value() ? kListActiveRecordsAfter : kListActiveRecords));
     if (!list.ok()) return list.status();
     (*list)->BindText(1, connection_id).BindInt(2, active ? 1 : 0).BindInt(3, SqlLimit(limit));
     if (after.has_value()) (*list)->BindText(4, after->email).BindInt(5, after->id);
@@ -1259,13 +1268,13 @@ absl::Status ReadUsers(Db& db, const std::string& connection_id, bool show_remov
   bool readable = true;
   if (!show_removed) {
     // The common case: rows go straight from SQLite to `emit`.
-    absl::Status scanned = scan(true, [&](Statement& row) {
+    absl::Status scanned = scan(true, false, [&](Statement& row) {
       if (emitted == limit) {
         *more = true;
         return false;
       }
       ++emitted;
-      readable = emit(row.View(0), row.Int(1), row.View(2));
+      readable = emit(row.View(0));
       return readable;
     });
     if (!scanned.ok()) return scanned;
@@ -1279,7 +1288,7 @@ absl::Status ReadUsers(Db& db, const std::string& connection_id, bool show_remov
   };
   std::vector<Row> rows[2];  // [0] removed, [1] active.
   for (int active : {0, 1}) {
-    absl::Status scanned = scan(active == 1, [&](Statement& row) {
+    absl::Status scanned = scan(active == 1, true, [&](Statement& row) {
       rows[active].push_back({row.Bytes(0), row.Int(1), row.Bytes(2)});
       return true;
     });
@@ -1300,7 +1309,7 @@ absl::Status ReadUsers(Db& db, const std::string& connection_id, bool show_remov
     }
     ++emitted;
     const Row& row = rows[take][next[take]++];
-    if (!emit(row.email, row.id, row.record)) return UnreadableRecord("user");
+    if (!emit(row.record)) return UnreadableRecord("user");
   }
   return absl::OkStatus();
 }
@@ -1313,7 +1322,7 @@ absl::StatusOr<UserPage> SqliteStore::ListUsers(const std::string& connection_id
   UserPage page;
   absl::Status read =
       ReadUsers(lease.db(), connection_id, show_removed, after, limit, &page.total_size,
-                &page.more, [&](absl::string_view, int64_t, absl::string_view record) {
+                &page.more, [&](absl::string_view record) {
                   return page.users.emplace_back().ParseFromArray(record.data(),
                                                                   static_cast<int>(record.size()));
                 });
@@ -1329,13 +1338,17 @@ absl::StatusOr<UserRecordPage> SqliteStore::ListUserRecords(const std::string& c
   UserRecordPage page;
   absl::Status read =
       ReadUsers(lease.db(), connection_id, show_removed, after, limit, &page.total_size,
-                &page.more, [&](absl::string_view email, int64_t id, absl::string_view record) {
+                &page.more, [&](absl::string_view record) {
                   page.records.emplace_back(record);
-                  page.last.email.assign(email.data(), email.size());
-                  page.last.id = id;
                   return true;
                 });
   if (!read.ok()) return read;
+  if (!page.records.empty()) {
+    // The next page starts after the last user: its key is in its record.
+    v1::User last;
+    if (!last.ParseFromString(page.records.back())) return UnreadableRecord("user");
+    page.last = UserKey{last.email(), last.id()};
+  }
   return page;
 }
 
