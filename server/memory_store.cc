@@ -125,6 +125,11 @@ absl::StatusOr<SyncCounts> MemoryStore::ApplySnapshot(const std::string& connect
                                                       absl::Time now) {
   std::vector<v1::User> users(listed.size());
   for (size_t i = 0; i < listed.size(); ++i) {
+    if (listed[i].unchanged) {
+      // KnownListingDigests never gives any here, so nothing can match.
+      return MakeError(absl::StatusCode::kAborted, reason::kStorageError,
+                       "storage: the stored users changed during the sync; sync again");
+    }
     if (!ToUser(listed[i], &users[i])) {
       return MakeError(absl::StatusCode::kInvalidArgument, reason::kStorageError,
                        "storage: a listed user's record is not a User");
@@ -211,6 +216,13 @@ absl::StatusOr<UserRecordPage> MemoryStore::ListUserRecords(const std::string& c
   for (const v1::User& user : page->users) records.records.push_back(EncodeUserRecord(user));
   if (!page->users.empty()) records.last = UserKey{page->users.back().email(), page->users.back().id()};
   return records;
+}
+
+absl::StatusOr<KnownListing> MemoryStore::KnownListingDigests(const std::string& connection_id) {
+  // Users are kept whole here; every sync maps every collaborator.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (connections_.find(connection_id) == connections_.end()) return NotFound(connection_id);
+  return KnownListing();
 }
 
 }  // namespace workato_connector

@@ -1,6 +1,5 @@
 #include "sqlite_store.h"
 
-#include <openssl/sha.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -112,6 +111,9 @@ CREATE TABLE user_state (
   first_seen_ns INTEGER NOT NULL,
   -- RecordDigest of the user's record in user_records.
   digest INTEGER NOT NULL,
+  -- ListingDigest of the collaborator's JSON at the last sync that mapped
+  -- it; NULL when removed or not known.
+  listing_digest INTEGER,
   PRIMARY KEY (connection_id, id)
 ) WITHOUT ROWID;
 
@@ -410,15 +412,22 @@ constexpr char kListSyncRunsAfter[] =
     " AND (start_time_us, id) < (?3, ?4) ORDER BY start_time_us DESC, id DESC LIMIT ?2";
 
 constexpr char kSelectUserState[] =
-    "SELECT id, email, active, first_seen_ns, digest FROM user_state WHERE connection_id = ?1";
+    "SELECT id, email, active, first_seen_ns, digest, listing_digest FROM user_state"
+    " WHERE connection_id = ?1";
+constexpr char kSelectListingDigests[] =
+    "SELECT listing_digest, id FROM user_state WHERE connection_id = ?1 AND active = 1"
+    " AND listing_digest IS NOT NULL";
+constexpr char kSetListingDigest[] =
+    "UPDATE user_state SET listing_digest = ?3 WHERE connection_id = ?1 AND id = ?2";
 constexpr char kSelectActiveRecord[] =
     "SELECT record FROM user_records WHERE connection_id = ?1 AND active = 1 AND email = ?2"
     " AND id = ?3";
 constexpr char kUpsertUserState[] =
-    "INSERT INTO user_state (connection_id, id, email, active, first_seen_ns, digest)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, id) DO UPDATE SET"
-    " email = excluded.email, active = excluded.active, first_seen_ns = excluded.first_seen_ns,"
-    " digest = excluded.digest";
+    "INSERT INTO user_state (connection_id, id, email, active, first_seen_ns, digest,"
+    " listing_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (connection_id, id)"
+    " DO UPDATE SET email = excluded.email, active = excluded.active,"
+    " first_seen_ns = excluded.first_seen_ns, digest = excluded.digest,"
+    " listing_digest = excluded.listing_digest";
 constexpr char kDeleteUserRecord[] =
     "DELETE FROM user_records WHERE connection_id = ?1 AND active = ?2 AND email = ?3 AND id = ?4";
 constexpr char kPutUserRecord[] =
@@ -446,18 +455,6 @@ constexpr char kListRecordsAfter[] =
     "SELECT email, id, record FROM user_records WHERE connection_id = ?1 AND active = ?2"
     " AND (email, id) > (?4, ?5) ORDER BY email, id LIMIT ?3";
 
-// RecordDigest fingerprints a user record: the first 8 bytes of its SHA-256.
-// Equal records give equal digests; a changed record keeps its old digest
-// with probability 2^-64, which would only postpone its update to the next
-// change.
-int64_t RecordDigest(absl::string_view record) {
-  unsigned char hash[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(record.data()), record.size(), hash);
-  uint64_t digest = 0;
-  for (int i = 0; i < 8; ++i) digest = (digest << 8) | hash[i];
-  return static_cast<int64_t>(digest);
-}
-
 int64_t ToNanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000000000 + t.nanos();
 }
@@ -483,6 +480,7 @@ struct UserRow {
   int64_t first_seen_ns = 0;
   int64_t digest = 0;
   std::string record;
+  std::optional<int64_t> listing_digest;
 };
 
 // UserRowOf encodes a user for storage (see user_record.h).
@@ -713,6 +711,11 @@ absl::Status WriteUserState(Statement& s, const std::string& connection_id, cons
       .BindInt(4, row.active ? 1 : 0)
       .BindInt(5, row.first_seen_ns)
       .BindInt(6, row.digest);
+  if (row.listing_digest.has_value()) {
+    s.BindInt(7, *row.listing_digest);
+  } else {
+    s.BindNull(7);
+  }
   absl::Status written = s.Run("storing users");
   s.Reset();
   return written;
@@ -1094,6 +1097,7 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
     bool listed = false;
     int64_t first_seen_ns = 0;
     int64_t digest = 0;
+    std::optional<int64_t> listing_digest;
   };
   std::unordered_map<int64_t, Stored> stored;
   {
@@ -1109,6 +1113,7 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
       user.active = (*select)->Int(2) != 0;
       user.first_seen_ns = (*select)->Int(3);
       user.digest = (*select)->Int(4);
+      if (!(*select)->IsNull(5)) user.listing_digest = (*select)->Int(5);
     }
   }
 
@@ -1126,8 +1131,22 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
   sync_fields.set_state(v1::User::ACTIVE);
   sync_fields.add_licenses(kWorkatoLicense);
   std::string record;
+  // Users whose record is the same but whose JSON text changed (a field
+  // this service does not read): only their listing digest is written.
+  std::vector<std::pair<int64_t, int64_t>> new_listing_digests;
   for (ListedUser& user : listed) {
     auto it = stored.find(user.id);
+    if (user.unchanged) {
+      if (it == stored.end() || !it->second.active ||
+          it->second.listing_digest != user.listing_digest) {
+        return MakeError(absl::StatusCode::kAborted, reason::kStorageError,
+                         "storage: the stored users changed during the sync; sync again");
+      }
+      if (it->second.listed) continue;  // Listed twice: the first entry wins.
+      it->second.listed = true;
+      ++counts.active;
+      continue;
+    }
     if (it != stored.end()) {
       if (it->second.listed) continue;  // Listed twice: the first entry wins.
       it->second.listed = true;
@@ -1141,9 +1160,15 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
     record.assign(user.record);
     AppendSyncFields(sync_fields, &record);
     const int64_t digest = RecordDigest(record);
-    if (known && digest == it->second.digest) continue;
+    if (known && digest == it->second.digest) {
+      if (it->second.listing_digest != user.listing_digest) {
+        new_listing_digests.emplace_back(user.id, user.listing_digest);
+      }
+      continue;
+    }
     ++(known ? counts.updated : counts.added);
-    changes.push_back({UserRow{user.id, std::move(user.email), true, first_seen_ns, digest, record},
+    changes.push_back({UserRow{user.id, std::move(user.email), true, first_seen_ns, digest, record,
+                               user.listing_digest},
                        known ? &it->second : nullptr});
   }
   std::vector<ListedUser>().swap(listed);  // Done with it: free it before writing.
@@ -1182,6 +1207,16 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
     if (!upsert.ok()) return upsert.status();
     for (const Change* change : order) {
       if (absl::Status s = WriteUserState(**upsert, connection_id, change->row); !s.ok()) return s;
+    }
+  }
+  if (!new_listing_digests.empty()) {
+    std::sort(new_listing_digests.begin(), new_listing_digests.end());
+    absl::StatusOr<std::unique_ptr<Statement>> update = db.Prepare(kSetListingDigest);
+    if (!update.ok()) return update.status();
+    for (const auto& [id, listing_digest] : new_listing_digests) {
+      (*update)->BindText(1, connection_id).BindInt(2, id).BindInt(3, listing_digest);
+      if (absl::Status s = (*update)->Run("storing users"); !s.ok()) return s;
+      (*update)->Reset();
     }
   }
   {
@@ -1227,6 +1262,27 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
   }
   if (absl::Status committed = (*write)->Commit(); !committed.ok()) return committed;
   return counts;
+}
+
+absl::StatusOr<KnownListing> SqliteStore::KnownListingDigests(const std::string& connection_id) {
+  ReadLease lease = AcquireReader();
+  Db& db = lease.db();
+  absl::StatusOr<std::unique_ptr<Transaction>> read = Transaction::Begin(db, kBeginRead);
+  if (!read.ok()) return read.status();
+  absl::StatusOr<bool> exists = ConnectionExists(db, connection_id);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return NotFound(connection_id);
+  absl::StatusOr<std::unique_ptr<Statement>> select = db.Prepare(kSelectListingDigests);
+  if (!select.ok()) return select.status();
+  (*select)->BindText(1, connection_id);
+  KnownListing known;
+  for (;;) {
+    absl::StatusOr<bool> row = (*select)->Step("reading users");
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    known.emplace((*select)->Int(0), (*select)->Int(1));
+  }
+  return known;
 }
 
 namespace {

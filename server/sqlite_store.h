@@ -67,6 +67,7 @@ class SqliteStore : public Store {
   absl::StatusOr<SyncCounts> ApplySnapshot(const std::string& connection_id,
                                            std::vector<ListedUser> listed,
                                            absl::Time now) override;
+  absl::StatusOr<KnownListing> KnownListingDigests(const std::string& connection_id) override;
   absl::StatusOr<UserPage> ListUsers(const std::string& connection_id, bool show_removed,
                                      const std::optional<UserKey>& after, int limit) override;
   absl::StatusOr<UserRecordPage> ListUserRecords(const std::string& connection_id,

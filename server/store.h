@@ -114,10 +114,19 @@ class Store {
   // ApplySnapshot merges a complete listing (collaborators as Workato
   // listed them, see user_record.h) into the stored users (see
   // MergeSnapshot) and replaces them atomically: a reader sees either the
-  // old users or the new ones. On any error nothing changes.
+  // old users or the new ones. On any error nothing changes. An `unchanged`
+  // entry must name a stored active user whose listing digest is the
+  // entry's; otherwise the call fails with ABORTED (STORAGE_ERROR) - the
+  // users changed since KnownListingDigests - and changes nothing.
   [[nodiscard]] virtual absl::StatusOr<SyncCounts> ApplySnapshot(
       const std::string& connection_id, std::vector<ListedUser> listed,
       absl::Time now) = 0;
+
+  // KnownListingDigests returns the listing digests of the connection's
+  // active users as of the last sync (see ListedUser): a store that keeps
+  // none returns an empty map, and every collaborator is then mapped.
+  [[nodiscard]] virtual absl::StatusOr<KnownListing> KnownListingDigests(
+      const std::string& connection_id) = 0;
 
   // ListUsers returns up to `limit` users of a connection in (email, id)
   // order, strictly after `after` when given. Removed users only when

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,11 +22,30 @@ namespace workato_connector {
 
 // ListedUser is one collaborator of a listing: its id and email (the keys),
 // and `record`, the collaborator part of its record.
+//
+// `listing_digest` fingerprints the collaborator's JSON exactly as Workato
+// sent it (and the version of the mapping). When it equals the digest stored
+// for an active user at the last sync, the parser skips the collaborator:
+// `unchanged` is set, `id` is that stored user's, and email and record are
+// empty - the stored record stands.
 struct ListedUser {
   int64_t id = 0;
   std::string email;
   std::string record;
+  int64_t listing_digest = 0;
+  bool unchanged = false;
 };
+
+// KnownListing maps the listing digests of a connection's active users to
+// their ids (see ListedUser).
+using KnownListing = std::unordered_map<int64_t, int64_t>;
+
+// ListingDigest is the listing digest of one collaborator's JSON text.
+[[nodiscard]] int64_t ListingDigest(std::string_view json);
+
+// RecordDigest fingerprints a stored record: the first 8 bytes of its
+// SHA-256, as an integer.
+[[nodiscard]] int64_t RecordDigest(std::string_view record);
 
 // EncodeCollaboratorFields serializes `user` without the fields a sync sets.
 [[nodiscard]] std::string EncodeCollaboratorFields(const ::workato::connector::v1::User& user);

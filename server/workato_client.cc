@@ -191,11 +191,11 @@ absl::StatusOr<Workspace> WorkatoClient::GetWorkspace(DataCenter dc, absl::strin
 
 absl::StatusOr<CollaboratorListing> WorkatoClient::ListCollaborators(
     DataCenter dc, absl::string_view token, absl::string_view rate_scope,
-    const CallContext& context) const {
+    const CallContext& context, const KnownListing* known) const {
   absl::StatusOr<HttpResponse> response =
       Get(dc, "/api/members", token, kWorkspaceCollaboratorsGroup, rate_scope, context);
   if (!response.ok()) return response.status();
-  return ParseCollaboratorsInPlace(&response->body);
+  return ParseCollaboratorsInPlace(&response->body, known);
 }
 
 }  // namespace workato_connector

@@ -60,10 +60,11 @@ class WorkatoClient {
                                                        absl::string_view rate_scope,
                                                        const CallContext& context) const;
 
-  // GET /api/members: every collaborator, in one response.
+  // GET /api/members: every collaborator, in one response. `known` (may be
+  // null) lets unchanged collaborators go unmapped (see ParseCollaborators).
   [[nodiscard]] absl::StatusOr<CollaboratorListing> ListCollaborators(
       DataCenter dc, absl::string_view token, absl::string_view rate_scope,
-      const CallContext& context) const;
+      const CallContext& context, const KnownListing* known = nullptr) const;
 
   // RateScope names a workspace's request budget.
   [[nodiscard]] static std::string RateScope(DataCenter dc, int64_t workspace_id);

@@ -389,9 +389,79 @@ absl::Status MapCollaborator(od::value& element, size_t index, v1::User& user) {
   return absl::OkStatus();
 }
 
+// ListedFrom keeps what a listing needs of a mapped collaborator.
+void ListedFrom(const v1::User& user, int64_t listing_digest, ListedUser* listed) {
+  listed->id = user.id();
+  listed->email = user.email();
+  // No sync fields are set: this is EncodeCollaboratorFields(user).
+  user.SerializeToString(&listed->record);
+  listed->listing_digest = listing_digest;
+}
+
+// CollaboratorReader maps the elements of "data" one by one.
+class CollaboratorReader {
+ public:
+  CollaboratorReader(simdjson::padded_string_view text, const KnownListing* known)
+      : text_(text), known_(known != nullptr && !known->empty() ? known : nullptr) {}
+
+  // Read maps `element` (data[index]) into `listed`.
+  absl::Status Read(od::value& element, od::document& document, size_t index,
+                    ListedUser* listed) {
+    if (known_ == nullptr) {
+      // Nothing to compare with (a first sync): map in the same pass, then
+      // take the text the element spanned for its digest.
+      const char* start = nullptr;
+      if (auto error = element.current_location().get(start)) return NotValidJson(error);
+      if (absl::Status mapped = MapCollaborator(element, index, user_); !mapped.ok()) {
+        return mapped;
+      }
+      const char* end = nullptr;
+      if (auto error = document.current_location().get(end)) return NotValidJson(error);
+      ListedFrom(user_, ListingDigest(std::string_view(start, size_t(end - start))), listed);
+      return absl::OkStatus();
+    }
+    // Skip the element, and map it only when its text is new.
+    od::object object;
+    if (simdjson::error_code error = element.get_object().get(object)) {
+      if (error == simdjson::INCORRECT_TYPE) {
+        return BadResponse(absl::StrCat("data[", index, "] is not an object"));
+      }
+      return NotValidJson(error);
+    }
+    std::string_view raw;
+    if (auto error = object.raw_json().get(raw)) return NotValidJson(error);
+    const int64_t digest = ListingDigest(raw);
+    if (auto it = known_->find(digest); it != known_->end()) {
+      listed->id = it->second;
+      listed->listing_digest = digest;
+      listed->unchanged = true;
+      return absl::OkStatus();
+    }
+    // The element's text lies inside the padded listing, so it is padded too.
+    const size_t room = text_.capacity() - size_t(raw.data() - text_.data());
+    od::document one;
+    if (auto error = element_parser_.iterate(raw.data(), raw.size(), room).get(one)) {
+      return NotValidJson(error);
+    }
+    od::value value;
+    if (auto error = one.get_value().get(value)) return NotValidJson(error);
+    if (absl::Status mapped = MapCollaborator(value, index, user_); !mapped.ok()) return mapped;
+    ListedFrom(user_, digest, listed);
+    return absl::OkStatus();
+  }
+
+ private:
+  simdjson::padded_string_view text_;
+  const KnownListing* known_;
+  od::parser element_parser_;
+  // One message and its buffers serve the whole listing.
+  v1::User user_;
+};
+
 // ParsePaddedCollaborators reads /api/members from padded text that must
 // stay alive until it returns.
-absl::StatusOr<CollaboratorListing> ParsePaddedCollaborators(simdjson::padded_string_view json) {
+absl::StatusOr<CollaboratorListing> ParsePaddedCollaborators(simdjson::padded_string_view json,
+                                                             const KnownListing* known) {
   od::parser parser;
   od::document document;
   if (auto error = parser.iterate(json).get(document)) return NotValidJson(error);
@@ -405,7 +475,7 @@ absl::StatusOr<CollaboratorListing> ParsePaddedCollaborators(simdjson::padded_st
   CollaboratorListing listing;
   bool have_data = false;
   bool have_total = false;
-  v1::User user;
+  CollaboratorReader reader(json, known);
   for (auto member : root) {
     od::field field;
     if (auto error = std::move(member).get(field)) return NotValidJson(error);
@@ -425,14 +495,11 @@ absl::StatusOr<CollaboratorListing> ParsePaddedCollaborators(simdjson::padded_st
       for (auto entry : data) {
         od::value element;
         if (auto error = std::move(entry).get(element)) return NotValidJson(error);
-        if (absl::Status mapped = MapCollaborator(element, index++, user); !mapped.ok()) {
-          return mapped;
+        if (absl::Status read =
+                reader.Read(element, document, index++, &listing.users.emplace_back());
+            !read.ok()) {
+          return read;
         }
-        ListedUser& listed = listing.users.emplace_back();
-        listed.id = user.id();
-        listed.email = user.email();
-        // No sync fields are set: this is EncodeCollaboratorFields(user).
-        user.SerializeToString(&listed.record);
       }
     } else if (key == "total" && !have_total) {
       have_total = true;
@@ -456,19 +523,22 @@ absl::StatusOr<CollaboratorListing> ParsePaddedCollaborators(simdjson::padded_st
 
 }  // namespace
 
-absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json) {
+absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json,
+                                                       const KnownListing* known) {
   simdjson::padded_string padded(json.data(), json.size());
-  return ParsePaddedCollaborators(padded);
+  return ParsePaddedCollaborators(padded, known);
 }
 
-absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json) {
+absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json,
+                                                              const KnownListing* known) {
   // simdjson reads up to SIMDJSON_PADDING bytes past the end; a response body
   // usually has that much spare capacity already, so no copy of a large
   // listing is made.
   const size_t size = json->size();
   json->reserve(size + simdjson::SIMDJSON_PADDING);
   absl::StatusOr<CollaboratorListing> listing =
-      ParsePaddedCollaborators(simdjson::padded_string_view(json->data(), size, json->capacity()));
+      ParsePaddedCollaborators(simdjson::padded_string_view(json->data(), size, json->capacity()),
+                               known);
   std::string().swap(*json);
   return listing;
 }

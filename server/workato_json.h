@@ -38,10 +38,15 @@ struct CollaboratorListing {
 // Unknown fields are ignored and optional ones may be missing or null; each
 // collaborator needs an integer `id`. Errors are UNAVAILABLE
 // (WORKATO_BAD_RESPONSE); checking `total` is the caller's job.
-[[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaborators(absl::string_view json);
+//
+// With `known` (the listing digests of the stored active users, see
+// ListedUser), a collaborator whose text is unchanged is not mapped again.
+[[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaborators(
+    absl::string_view json, const KnownListing* known = nullptr);
 // ParseCollaboratorsInPlace is ParseCollaborators without copying `json`,
 // which it consumes: `json` is left empty, its memory freed.
-[[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(std::string* json);
+[[nodiscard]] absl::StatusOr<CollaboratorListing> ParseCollaboratorsInPlace(
+    std::string* json, const KnownListing* known = nullptr);
 
 // ParseRfc3339 parses "2024-01-15T10:20:30.123-08:00" (any fraction, "Z" or
 // an offset) into a Timestamp, or nullopt when it is not such a time.

@@ -721,11 +721,13 @@ std::string FakeWorkato::BaseUrl() const {
 void FakeWorkato::SetWorkspace(const std::string& token, FakeWorkspace ws) {
   std::lock_guard<std::mutex> lock(mu_);
   workspaces_[token] = std::move(ws);
+  members_json_.erase(token);
 }
 
 void FakeWorkato::RemoveToken(const std::string& token) {
   std::lock_guard<std::mutex> lock(mu_);
   workspaces_.erase(token);
+  members_json_.erase(token);
 }
 
 void FakeWorkato::SetWorkspaceResolver(
@@ -806,6 +808,7 @@ void FakeWorkato::Reset() {
   members_ = EndpointState{};
   unknown_request_count_ = 0;
   members_body_override_.reset();
+  members_json_.clear();
   members_body_mode_ = BodyMode::kNormal;
   drip_interval_ = absl::Milliseconds(200);
   huge_bytes_ = 0;
@@ -875,8 +878,9 @@ void FakeWorkato::Serve(const httplib::Request& req, httplib::Response& res, End
   const std::string& authorization = last_authorization_;
   const FakeWorkspace* ws = nullptr;
   std::optional<FakeWorkspace> resolved;  // SetWorkspaceResolver()'s answer
+  std::string token;
   if (absl::StartsWith(authorization, kBearerPrefix)) {
-    const std::string token = authorization.substr(kBearerPrefix.size());
+    token = authorization.substr(kBearerPrefix.size());
     auto it = workspaces_.find(token);
     if (it != workspaces_.end()) {
       ws = &it->second;
@@ -931,8 +935,18 @@ void FakeWorkato::Serve(const httplib::Request& req, httplib::Response& res, End
                              });
     return;
   }
-  std::string body = members_body_override_.has_value() ? *members_body_override_
-                                                         : MembersJson(ws->collaborators);
+  std::shared_ptr<const std::string> body;
+  if (members_body_override_.has_value()) {
+    body = std::make_shared<const std::string>(*members_body_override_);
+  } else if (resolved.has_value()) {
+    body = std::make_shared<const std::string>(MembersJson(ws->collaborators));
+  } else {
+    std::shared_ptr<const std::string>& rendered = members_json_[token];
+    if (rendered == nullptr) {
+      rendered = std::make_shared<const std::string>(MembersJson(ws->collaborators));
+    }
+    body = rendered;
+  }
   const absl::Duration drip_interval = drip_interval_;
   lock.unlock();
   SendBody(res, std::move(body), gzip, mode, drip_interval);
@@ -940,10 +954,15 @@ void FakeWorkato::Serve(const httplib::Request& req, httplib::Response& res, End
 
 void FakeWorkato::SendBody(httplib::Response& res, std::string body, bool gzip, BodyMode mode,
                            absl::Duration drip_interval) {
+  SendBody(res, std::make_shared<const std::string>(std::move(body)), gzip, mode, drip_interval);
+}
+
+void FakeWorkato::SendBody(httplib::Response& res, std::shared_ptr<const std::string> body,
+                           bool gzip, BodyMode mode, absl::Duration drip_interval) {
   if (gzip) {
     std::string compressed;
-    if (GzipCompress(body, &compressed)) {
-      body = std::move(compressed);
+    if (GzipCompress(*body, &compressed)) {
+      body = std::make_shared<const std::string>(std::move(compressed));
       res.set_header("Content-Encoding", "gzip");
       res.set_header("Vary", "Accept-Encoding");
       std::lock_guard<std::mutex> lock(mu_);
@@ -952,9 +971,9 @@ void FakeWorkato::SendBody(httplib::Response& res, std::string body, bool gzip, 
   }
   // A content provider with length 0 would make httplib close-delimit the
   // body; an empty body has nothing to drip or cut anyway.
-  if (body.empty()) mode = BodyMode::kNormal;
+  if (body->empty()) mode = BodyMode::kNormal;
 
-  auto shared = std::make_shared<const std::string>(std::move(body));
+  std::shared_ptr<const std::string> shared = std::move(body);
   const size_t half = shared->size() / 2;
   switch (mode) {
     case BodyMode::kDrip:
@@ -988,7 +1007,16 @@ void FakeWorkato::SendBody(httplib::Response& res, std::string body, bool gzip, 
     case BodyMode::kHuge:
       break;
   }
-  res.set_content(*shared, kContentType);
+  if (res.status != 200) {
+    // httplib answers other statuses with plain content only.
+    res.set_content(*shared, kContentType);
+    return;
+  }
+  // Served from `shared` itself: no copy of a large body.
+  res.set_content_provider(shared->size(), kContentType,
+                           [shared](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(shared->data() + offset, length);
+                           });
 }
 
 bool WriteSelfSignedCert(const std::string& dir, std::string* cert_file, std::string* key_file) {

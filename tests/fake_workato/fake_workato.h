@@ -192,6 +192,8 @@ class FakeWorkato {
   // `gzip`, the way `mode` says (kNormal, kDrip, kCutShort or kDropMidBody).
   void SendBody(httplib::Response& res, std::string body, bool gzip, BodyMode mode,
                 absl::Duration drip_interval);
+  void SendBody(httplib::Response& res, std::shared_ptr<const std::string> body, bool gzip,
+                BodyMode mode, absl::Duration drip_interval);
   // Waits up to `d` for Stop(); returns true if stopping.
   bool WaitForStop(absl::Duration d);
   // Both require mu_ to be held.
@@ -207,6 +209,11 @@ class FakeWorkato {
   // Everything below up to lifecycle_mu_ is guarded by mu_.
   std::map<std::string, FakeWorkspace> workspaces_;
   std::function<std::optional<FakeWorkspace>(const std::string&)> workspace_resolver_;
+  // /api/members of each SetWorkspace() token, rendered on first request:
+  // a large listing is served like a static file, so that timing it from
+  // outside measures the transfer, not the rendering. SetWorkspace(),
+  // RemoveToken() and Reset() drop it.
+  std::map<std::string, std::shared_ptr<const std::string>> members_json_;
   EndpointState users_me_;
   EndpointState members_;
   int unknown_request_count_ = 0;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -165,6 +166,68 @@ TEST_F(DurabilityTest, RestartKeepsConnectionsUsersRemovedUsersAndHistory) {
   EXPECT_TRUE(page.next_page_token().empty());
   // And the stored token still works after the restart.
   EXPECT_TRUE(Sync(id).ok());
+}
+
+// A re-sync maps only collaborators whose JSON changed since the last sync
+// (listing digests kept in the database, so across restarts too); every
+// change still lands, and unchanged users stay exactly as they were.
+TEST_F(DurabilityTest, ResyncMapsOnlyChangedCollaboratorsAndMissesNoChange) {
+  StartServer();
+  const std::string id = Connect();
+  v1::SyncRun run;
+  ASSERT_TRUE(Sync(id, &run).ok());
+  EXPECT_EQ(run.added_count(), 40);
+  const std::string before = Everything(id);
+  ASSERT_TRUE(Sync(id, &run).ok());
+  EXPECT_EQ(run.updated_count() + run.added_count() + run.removed_count(), 0);
+  EXPECT_EQ(run.active_user_count(), 40);
+  StartServer();  // Restarted: the digests come from the database.
+  ASSERT_TRUE(Sync(id, &run).ok());
+  EXPECT_EQ(run.updated_count() + run.added_count() + run.removed_count(), 0);
+  EXPECT_EQ(Everything(id), before);
+
+  FakeWorkspace ws;
+  ws.id = 777;
+  ws.name = "Durable";
+  ws.collaborators = GenerateCollaborators(40, 11);
+  std::vector<workato_connector::testing::FakeCollaborator> original = ws.collaborators;
+  ws.collaborators[3].roles.at(0).role_name = "Changed role";
+  ws.collaborators[7].name = "Renamed Seven";
+  ws.collaborators[9].time_zone = "Tokyo";
+  const int64_t gone = ws.collaborators[5].id;
+  ws.collaborators.erase(ws.collaborators.begin() + 5);
+  workato_.SetWorkspace(kToken, ws);
+  ASSERT_TRUE(Sync(id, &run).ok());
+  EXPECT_EQ(run.updated_count(), 3);
+  EXPECT_EQ(run.removed_count(), 1);
+  EXPECT_EQ(run.added_count(), 0);
+  EXPECT_EQ(run.active_user_count(), 39);
+
+  std::map<int64_t, v1::User> users;
+  v1::ListUsersRequest request;
+  request.set_connection_id(id);
+  request.set_show_removed(true);
+  request.set_page_size(100);
+  v1::ListUsersResponse response;
+  ASSERT_TRUE(stub_->ListUsers(Context().get(), request, &response).ok());
+  for (const v1::User& user : response.users()) users[user.id()] = user;
+  ASSERT_EQ(users.size(), 40u);
+  EXPECT_EQ(users[original[3].id].roles(0).role_name(), "Changed role");
+  EXPECT_EQ(users[original[7].id].name(), "Renamed Seven");
+  EXPECT_EQ(users[original[9].id].time_zone(), "Tokyo");
+  EXPECT_EQ(users[gone].state(), v1::User::REMOVED);
+  EXPECT_EQ(users[original[4].id].name(), original[4].name);
+  EXPECT_EQ(users[original[4].id].state(), v1::User::ACTIVE);
+
+  // The removed one comes back with the same JSON as before: it is updated
+  // (ACTIVE again), not skipped as unchanged.
+  ws.collaborators.insert(ws.collaborators.begin() + 5, original[5]);
+  workato_.SetWorkspace(kToken, ws);
+  ASSERT_TRUE(Sync(id, &run).ok());
+  EXPECT_EQ(run.updated_count(), 1);
+  EXPECT_EQ(run.active_user_count(), 40);
+  ASSERT_TRUE(Sync(id, &run).ok());
+  EXPECT_EQ(run.updated_count() + run.added_count() + run.removed_count(), 0);
 }
 
 TEST_F(DurabilityTest, TokenNeverOnDiskInPlainText) {

@@ -255,6 +255,51 @@ TEST(SqliteStoreTest, ResyncWritesOnlyTheChangedRows) {
   EXPECT_LE(store->total_changes_for_testing() - start, 3 * 2 + 1);
 }
 
+// Listing digests: kept for active users, used for `unchanged` entries,
+// and an `unchanged` entry that does not match what is stored fails the
+// whole snapshot without changing anything.
+TEST(SqliteStoreTest, UnchangedEntriesNeedTheirStoredListingDigest) {
+  TempDb db("listing_digests");
+  std::unique_ptr<SqliteStore> store = OpenOrDie(db.path());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->PutConnection(MakeConnection("conn_a", 1)).ok());
+  std::vector<ListedUser> listed = ToListedUsers(ListedUsers(3));
+  for (ListedUser& user : listed) user.listing_digest = 1000 + user.id;
+  ASSERT_TRUE(store->ApplySnapshot("conn_a", listed, absl::FromUnixSeconds(10)).ok());
+  absl::StatusOr<KnownListing> known = store->KnownListingDigests("conn_a");
+  ASSERT_TRUE(known.ok()) << known.status();
+  EXPECT_EQ(*known, (KnownListing{{1001, 1}, {1002, 2}, {1003, 3}}));
+  EXPECT_EQ(store->KnownListingDigests("conn_missing").status().code(),
+            absl::StatusCode::kNotFound);
+  const std::string before = Dump(*store);
+
+  // 1 and 2 unchanged, 3 gone: only 3 is written (removed).
+  std::vector<ListedUser> next(2);
+  next[0] = ListedUser{1, "", "", 1001, true};
+  next[1] = ListedUser{2, "", "", 1002, true};
+  absl::StatusOr<SyncCounts> counts =
+      store->ApplySnapshot("conn_a", next, absl::FromUnixSeconds(20));
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->active, 2);
+  EXPECT_EQ(counts->removed, 1);
+  EXPECT_EQ(counts->updated + counts->added, 0);
+  known = store->KnownListingDigests("conn_a");
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(*known, (KnownListing{{1001, 1}, {1002, 2}}));  // Removed users are not known.
+
+  // A stale digest, a removed user and an unknown user all abort.
+  const std::string after = Dump(*store);
+  for (const ListedUser& stale : {ListedUser{1, "", "", 999, true},
+                                  ListedUser{3, "", "", 1003, true},
+                                  ListedUser{42, "", "", 1042, true}}) {
+    std::vector<ListedUser> bad = {ListedUser{2, "", "", 1002, true}, stale};
+    absl::Status status = store->ApplySnapshot("conn_a", bad, absl::FromUnixSeconds(30)).status();
+    ExpectStorageError(status, absl::StatusCode::kAborted);
+    EXPECT_EQ(Dump(*store), after);
+  }
+  EXPECT_NE(before, after);
+}
+
 // A database written by schema version 1 (one `users` table) is migrated
 // in place: every user keeps its record, the counts are filled in, and a
 // re-sync of the same listing finds nothing changed.
@@ -337,15 +382,16 @@ PRAGMA user_version = 1;
   EXPECT_EQ(page->users[1].state(), v1::User::REMOVED);
   EXPECT_EQ(page->users[1].removed_time().seconds(), 6);
 
-  // The same listing again: the migrated digests match, nothing is written
-  // but the counts.
+  // The same listing again: the migrated record digests match; what is
+  // written is the counts and the user's listing digest (which a version 1
+  // database did not keep).
   int64_t start = store->total_changes_for_testing();
   absl::StatusOr<SyncCounts> counts =
       store->ApplySnapshot("conn_a", ToListedUsers({Listed(1)}), absl::FromUnixSeconds(100));
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->active, 1);
   EXPECT_EQ(counts->added + counts->updated + counts->removed, 0);
-  EXPECT_EQ(store->total_changes_for_testing() - start, 1);
+  EXPECT_EQ(store->total_changes_for_testing() - start, 2);
 
   store.reset();
   RawDb raw = OpenRaw(db.path());

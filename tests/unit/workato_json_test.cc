@@ -144,6 +144,50 @@ TEST(WorkatoJsonTest, OnePassReadingEdgeCases) {
   EXPECT_FALSE(second.has_last_visit_time());  // The first created_at (null) counts.
 }
 
+// With the listing digests of the last sync, a collaborator whose JSON is
+// byte for byte the same is not mapped again; the digests are the same
+// whichever way the listing was read.
+TEST(WorkatoJsonTest, KnownCollaboratorsAreNotMappedAgain) {
+  auto first = ParseCollaborators(kMembers);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->users.size(), 3u);
+  for (const ListedUser& user : first->users) EXPECT_FALSE(user.unchanged);
+  EXPECT_NE(first->users[0].listing_digest, first->users[1].listing_digest);
+
+  // The second collaborator is known (as user 17); one unrelated digest too.
+  KnownListing known = {{first->users[1].listing_digest, 17}, {12345, 99}};
+  auto second = ParseCollaborators(kMembers, &known);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->users.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(second->users[i].listing_digest, first->users[i].listing_digest) << i;
+  }
+  EXPECT_TRUE(second->users[1].unchanged);
+  EXPECT_EQ(second->users[1].id, 17);
+  EXPECT_TRUE(second->users[1].record.empty());
+  EXPECT_FALSE(second->users[0].unchanged);
+  EXPECT_EQ(second->users[0].record, first->users[0].record);
+  EXPECT_EQ(second->users[2].record, first->users[2].record);
+
+  // One changed byte in a collaborator's JSON, even in a field this service
+  // does not read, changes its digest.
+  std::string changed = kMembers;
+  changed.replace(changed.find("\"x\": null"), 9, "\"x\": true");
+  auto third = ParseCollaborators(changed, &known);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_NE(third->users[0].listing_digest, first->users[0].listing_digest);
+  EXPECT_EQ(third->users[0].record, first->users[0].record);
+  EXPECT_TRUE(third->users[1].unchanged);
+
+  // Errors are the same with or without known digests.
+  const char* bad = R"({"data": [{"id": 1}, {"name": "no id"}]})";
+  auto without = ParseCollaborators(bad);
+  auto with = ParseCollaborators(bad, &known);
+  ASSERT_FALSE(without.ok());
+  ASSERT_FALSE(with.ok());
+  EXPECT_EQ(without.status().message(), with.status().message());
+}
+
 TEST(WorkatoJsonTest, TotalIsOptional) {
   auto listing = ParseCollaborators("{\"data\": []}\r\n\t ");  // Whitespace may trail.
   ASSERT_TRUE(listing.ok()) << listing.status();
