@@ -10,6 +10,14 @@
 //       channel, each completion starts the next. Calls completing in the
 //       first --warmup are not counted. Prints "qps=Q p50_ms=X p99_ms=Y
 //       calls=N errors=E".
+//   bench-client --mode=populate --token_file=F --first=I --count=N
+//       Connect then Sync, one after the other, for the tokens "<token>-<i>"
+//       with i = I .. I+N-1 (bench-workato --workspaces), on --concurrency
+//       threads sharing one channel. Prints "seconds=S connections=N users=U
+//       connect_seconds=C sync_seconds=Y" (C and Y summed over the calls);
+//       exits 1 at the first failure.
+//
+//   connect also takes --token_suffix=I, for the token "<token>-<I>".
 
 #include <algorithm>
 #include <atomic>
@@ -23,26 +31,37 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_writer.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "workato/connector/v1/connector.grpc.pb.h"
 
-ABSL_FLAG(std::string, mode, "load", "connect, sync or load");
+ABSL_FLAG(std::string, mode, "load", "connect, sync, load or populate");
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "server address");
 ABSL_FLAG(std::string, token_file, "", "connect: file with the Workato API token");
 ABSL_FLAG(std::string, connection, "", "sync/load: connection id");
 ABSL_FLAG(std::string, method, "list", "load: list (ListUsers) or health (Health.Check)");
-ABSL_FLAG(int, concurrency, 1, "load: calls in flight");
+ABSL_FLAG(int, concurrency, 1, "load: calls in flight; populate: threads");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(60), "load: measured duration");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1), "load: not measured, before --duration");
 ABSL_FLAG(int, page_size, 100, "load: ListUsers page size");
+ABSL_FLAG(bool, decode, false,
+          "load: parse each response into its message. Off, responses are received as bytes "
+          "and dropped (a generic stub), so the client's parsing does not compete with the "
+          "server for the same cores; both methods are measured the same way either way.");
+ABSL_FLAG(int, token_suffix, 0, "connect: if > 0, use the token \"<token>-<suffix>\"");
+ABSL_FLAG(int, first, 1, "populate: first token suffix");
+ABSL_FLAG(int, count, 0, "populate: connections to connect and sync");
 
 namespace v1 = workato::connector::v1;
 namespace health = grpc::health::v1;
@@ -57,25 +76,100 @@ std::shared_ptr<grpc::Channel> MakeChannel() {
                                    args);
 }
 
-int Connect() {
+std::string ReadToken() {
   std::ifstream in(absl::GetFlag(FLAGS_token_file));
   std::ostringstream token;
   token << in.rdbuf();
-  auto stub = v1::WorkatoConnector::NewStub(MakeChannel());
+  return std::string(absl::StripAsciiWhitespace(token.str()));
+}
+
+// Connects `token`; returns the connection id, or "" after printing the error.
+std::string ConnectToken(v1::WorkatoConnector::Stub* stub, const std::string& token) {
   v1::ConnectRequest req;
   req.set_data_center(v1::DATA_CENTER_US);
-  req.set_api_token(std::string(absl::StripAsciiWhitespace(token.str())));
+  req.set_api_token(token);
   req.set_display_name("bench");
   v1::Connection resp;
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   ctx.set_wait_for_ready(true);
   grpc::Status s = stub->Connect(&ctx, req, &resp);
   if (!s.ok()) {
     std::cerr << "Connect: " << s.error_code() << " " << s.error_message() << "\n";
-    return 1;
+    return "";
   }
-  std::cout << resp.id() << "\n";
+  return resp.id();
+}
+
+// One Sync RPC; false after printing the error.
+bool SyncConnection(v1::WorkatoConnector::Stub* stub, const std::string& id, v1::SyncRun* resp) {
+  v1::SyncRequest req;
+  req.set_connection_id(id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(600));
+  grpc::Status s = stub->Sync(&ctx, req, resp);
+  if (!s.ok()) {
+    std::cerr << "Sync: " << s.error_code() << " " << s.error_message() << "\n";
+    return false;
+  }
+  if (!resp->error_reason().empty()) {
+    std::cerr << "Sync run failed: " << resp->error_reason() << " " << resp->error_message()
+              << "\n";
+    return false;
+  }
+  return true;
+}
+
+int Connect() {
+  std::string token = ReadToken();
+  if (absl::GetFlag(FLAGS_token_suffix) > 0) {
+    token = absl::StrCat(token, "-", absl::GetFlag(FLAGS_token_suffix));
+  }
+  auto stub = v1::WorkatoConnector::NewStub(MakeChannel());
+  const std::string id = ConnectToken(stub.get(), token);
+  if (id.empty()) return 1;
+  std::cout << id << "\n";
+  return 0;
+}
+
+int Populate() {
+  const std::string token = ReadToken();
+  const int first = absl::GetFlag(FLAGS_first);
+  const int count = absl::GetFlag(FLAGS_count);
+  const int threads = std::max(1, absl::GetFlag(FLAGS_concurrency));
+  auto channel = MakeChannel();
+  auto stub = v1::WorkatoConnector::NewStub(channel);
+  channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::atomic<int64_t> users{0}, connect_ns{0}, sync_ns{0};
+  auto worker = [&] {
+    for (int i = next++; i < count && !failed; i = next++) {
+      const auto t0 = Clock::now();
+      const std::string id = ConnectToken(stub.get(), absl::StrCat(token, "-", first + i));
+      const auto t1 = Clock::now();
+      v1::SyncRun run;
+      if (id.empty() || !SyncConnection(stub.get(), id, &run)) {
+        std::cerr << "populate: connection " << first + i << " failed\n";
+        failed = true;
+        return;
+      }
+      const auto t2 = Clock::now();
+      users += run.active_user_count();
+      connect_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+      sync_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count();
+    }
+  };
+  const auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (failed) return 1;
+  std::printf("seconds=%.3f connections=%d users=%lld connect_seconds=%.3f sync_seconds=%.3f\n",
+              seconds, count, static_cast<long long>(users.load()),
+              static_cast<double>(connect_ns.load()) / 1e9,
+              static_cast<double>(sync_ns.load()) / 1e9);
   return 0;
 }
 
@@ -84,22 +178,11 @@ int Sync() {
   auto stub = v1::WorkatoConnector::NewStub(channel);
   // Connect the channel first so that the timing covers the RPC only.
   channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  v1::SyncRequest req;
-  req.set_connection_id(absl::GetFlag(FLAGS_connection));
   v1::SyncRun resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(600));
   const auto start = Clock::now();
-  grpc::Status s = stub->Sync(&ctx, req, &resp);
+  const bool ok = SyncConnection(stub.get(), absl::GetFlag(FLAGS_connection), &resp);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (!s.ok()) {
-    std::cerr << "Sync: " << s.error_code() << " " << s.error_message() << "\n";
-    return 1;
-  }
-  if (!resp.error_reason().empty()) {
-    std::cerr << "Sync run failed: " << resp.error_reason() << " " << resp.error_message() << "\n";
-    return 1;
-  }
+  if (!ok) return 1;
   std::printf("seconds=%.6f active=%d added=%d updated=%d removed=%d\n", seconds,
               resp.active_user_count(), resp.added_count(), resp.updated_count(),
               resp.removed_count());
@@ -110,6 +193,8 @@ int Sync() {
 // serialised and its latency vector needs no lock.
 struct Slot {
   std::unique_ptr<grpc::ClientContext> ctx;
+  grpc::ByteBuffer raw_req;
+  grpc::ByteBuffer raw_resp;
   v1::ListUsersRequest list_req;
   v1::ListUsersResponse list_resp;
   health::HealthCheckRequest health_req;
@@ -123,8 +208,10 @@ class Load {
  public:
   Load(std::shared_ptr<grpc::Channel> channel, bool list)
       : list_(list),
+        decode_(absl::GetFlag(FLAGS_decode)),
         stub_(v1::WorkatoConnector::NewStub(channel)),
-        health_stub_(health::Health::NewStub(channel)) {}
+        health_stub_(health::Health::NewStub(channel)),
+        generic_stub_(channel) {}
 
   void Run(int concurrency, Clock::duration warmup, Clock::duration duration) {
     slots_.resize(static_cast<size_t>(concurrency));
@@ -134,6 +221,14 @@ class Load {
     for (auto& slot : slots_) {
       slot.list_req.set_connection_id(absl::GetFlag(FLAGS_connection));
       slot.list_req.set_page_size(absl::GetFlag(FLAGS_page_size));
+      bool own = false;
+      if (list_) {
+        (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ListUsersRequest>(
+            slot.list_req, &slot.raw_req, &own);
+      } else {
+        (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, health::HealthCheckRequest>(
+            slot.health_req, &slot.raw_req, &own);
+      }
       Start(&slot);
     }
     std::unique_lock<std::mutex> lock(mu_);
@@ -165,7 +260,12 @@ class Load {
     slot->ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     slot->start = Clock::now();
     auto on_done = [this, slot](grpc::Status s) { Done(slot, s); };
-    if (list_) {
+    if (!decode_) {
+      generic_stub_.UnaryCall(
+          slot->ctx.get(),
+          list_ ? "/workato.connector.v1.WorkatoConnector/ListUsers" : "/grpc.health.v1.Health/Check",
+          grpc::StubOptions(), &slot->raw_req, &slot->raw_resp, on_done);
+    } else if (list_) {
       stub_->async()->ListUsers(slot->ctx.get(), &slot->list_req, &slot->list_resp, on_done);
     } else {
       health_stub_->async()->Check(slot->ctx.get(), &slot->health_req, &slot->health_resp,
@@ -192,8 +292,10 @@ class Load {
   }
 
   const bool list_;
+  const bool decode_;
   std::unique_ptr<v1::WorkatoConnector::Stub> stub_;
   std::unique_ptr<health::Health::Stub> health_stub_;
+  grpc::GenericStub generic_stub_;
   std::vector<Slot> slots_;
   Clock::time_point measure_from_, measure_to_;
   std::mutex mu_;
@@ -224,6 +326,7 @@ int main(int argc, char** argv) {
   if (mode == "connect") return Connect();
   if (mode == "sync") return Sync();
   if (mode == "load") return RunLoad();
+  if (mode == "populate") return Populate();
   std::cerr << "unknown --mode " << mode << "\n";
   return 2;
 }

@@ -17,8 +17,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "errors.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "log.h"
 #include "page_token.h"
@@ -501,24 +499,27 @@ absl::StatusOr<std::string> Connector::ListUsersWire(const v1::ListUsersRequest&
   // ListUsersResponse on the wire: each user as field 1 (its stored record
   // is a serialized User), then next_page_token (2) and total_size (3) -
   // the order protobuf itself writes them in.
-  size_t size = 0;
-  for (const std::string& record : page->records) size += record.size() + 8;
+  using google::protobuf::internal::WireFormatLite;
+  constexpr uint8_t kUsersTag = WireFormatLite::MakeTag(
+      v1::ListUsersResponse::kUsersFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  static_assert(kUsersTag < 0x80, "a one-byte tag");
   std::string wire;
-  wire.reserve(size + 256);
-  {
-    google::protobuf::io::StringOutputStream stream(&wire);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    for (const std::string& record : page->records) {
-      out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-          v1::ListUsersResponse::kUsersFieldNumber,
-          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-      out.WriteVarint32(static_cast<uint32_t>(record.size()));
-      out.WriteString(record);
+  wire.reserve(page->data.size() + 6 * page->size() + 128);
+  for (size_t i = 0; i < page->size(); ++i) {
+    const absl::string_view record = page->record(i);
+    wire.push_back(static_cast<char>(kUsersTag));
+    for (uint64_t size = record.size(); ; size >>= 7) {  // Varint.
+      if (size < 0x80) {
+        wire.push_back(static_cast<char>(size));
+        break;
+      }
+      wire.push_back(static_cast<char>((size & 0x7f) | 0x80));
     }
+    wire.append(record.data(), record.size());
   }
   v1::ListUsersResponse tail;
   tail.set_total_size(page->total_size);
-  if (page->more && !page->records.empty()) {
+  if (page->more && page->size() > 0) {
     tail.set_next_page_token(
         EncodeUserPageToken(request.connection_id(), request.show_removed(), page->last));
   }

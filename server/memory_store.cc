@@ -212,8 +212,7 @@ absl::StatusOr<UserRecordPage> MemoryStore::ListUserRecords(const std::string& c
   UserRecordPage records;
   records.total_size = page->total_size;
   records.more = page->more;
-  records.records.reserve(page->users.size());
-  for (const v1::User& user : page->users) records.records.push_back(EncodeUserRecord(user));
+  for (const v1::User& user : page->users) records.Add(EncodeUserRecord(user));
   if (!page->users.empty()) records.last = UserKey{page->users.back().email(), page->users.back().id()};
   return records;
 }

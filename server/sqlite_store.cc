@@ -1395,14 +1395,17 @@ absl::StatusOr<UserRecordPage> SqliteStore::ListUserRecords(const std::string& c
   absl::Status read =
       ReadUsers(lease.db(), connection_id, show_removed, after, limit, &page.total_size,
                 &page.more, [&](absl::string_view record) {
-                  page.records.emplace_back(record);
+                  page.Add(record);
                   return true;
                 });
   if (!read.ok()) return read;
-  if (!page.records.empty()) {
+  if (page.size() > 0) {
     // The next page starts after the last user: its key is in its record.
     v1::User last;
-    if (!last.ParseFromString(page.records.back())) return UnreadableRecord("user");
+    const absl::string_view bytes = page.record(page.size() - 1);
+    if (!last.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      return UnreadableRecord("user");
+    }
     page.last = UserKey{last.email(), last.id()};
   }
   return page;

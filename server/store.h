@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "user_record.h"
 #include "workato/connector/v1/connector.pb.h"
@@ -46,7 +47,21 @@ struct UserPage {
 // A page of users as stored: each a serialized v1.User (see user_record.h),
 // for callers that pass them on without reading them.
 struct UserRecordPage {
-  std::vector<std::string> records;
+  // The records one after another in `data` (one allocation per page, not
+  // per user); record i ends at ends[i].
+  std::string data;
+  std::vector<size_t> ends;
+
+  [[nodiscard]] size_t size() const { return ends.size(); }
+  [[nodiscard]] absl::string_view record(size_t i) const {
+    const size_t begin = i == 0 ? 0 : ends[i - 1];
+    return absl::string_view(data).substr(begin, ends[i] - begin);
+  }
+  void Add(absl::string_view record) {
+    data.append(record.data(), record.size());
+    ends.push_back(data.size());
+  }
+
   // The key of the last record (for the next page); empty without records.
   UserKey last;
   int32_t total_size = 0;

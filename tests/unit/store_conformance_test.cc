@@ -154,10 +154,10 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreKind> {
     ASSERT_TRUE(records.ok()) << records.status();
     EXPECT_EQ(records->total_size, page.total_size);
     EXPECT_EQ(records->more, page.more);
-    ASSERT_EQ(records->records.size(), page.users.size());
+    ASSERT_EQ(records->size(), page.users.size());
     for (size_t i = 0; i < page.users.size(); ++i) {
       v1::User user;
-      ASSERT_TRUE(user.ParseFromString(records->records[i]));
+      ASSERT_TRUE(user.ParseFromString(std::string(records->record(i))));
       EXPECT_EQ(user.SerializeAsString(), page.users[i].SerializeAsString());
     }
     if (!page.users.empty()) {
