@@ -406,10 +406,11 @@ def main():
                "loadavg": open("/proc/loadavg").read().split()[:3],
                "quick": os.environ.get("BENCH_QUICK", "0") == "1",
                "load_seconds": os.environ.get("LOAD_SECONDS"),
-               "gzip": bool(config.get("gzip", 0))}
-    print("machine: %s, nproc %s, %s, load avg %s, stand-in gzip %s"
+               "gzip": bool(config.get("gzip", 0)),
+               "client_decodes": bool(config.get("decode", 0))}
+    print("machine: %s, nproc %s, %s, load avg %s, stand-in gzip %s, load client decodes %s"
           % (machine["date_utc"], machine["nproc"], machine["cpu"], " ".join(machine["loadavg"]),
-             "on" if machine["gzip"] else "off"))
+             "on" if machine["gzip"] else "off", "yes" if machine["client_decodes"] else "no"))
     if rows:
         print()
         print_table(("metric", "median [min..max]"), rows)

@@ -34,6 +34,10 @@
 #                         then dominates both curl and Sync. BENCH_GZIP=1 keeps
 #                         the production-like path (the server always asks
 #                         for gzip; it gets it only when this is 1).
+#   BENCH_DECODE          1: the load client parses every response into its
+#                         message; 0: it receives responses as bytes (generic
+#                         stub) so that its parsing does not compete with the
+#                         server for the same 2 cores. Same for both methods [0]
 #   BENCH_GROWTH          0 skips the growth phase [1]
 #   BENCH_GROWTH_CONNECTIONS  connections when grown, #1 included [1000; 50]
 #   BENCH_GROWTH_USERS    users per connection [1000]
@@ -61,6 +65,7 @@ fi
 concurrency=${BENCH_CONCURRENCY:-"1 8 32"}
 load_users=${BENCH_LOAD_USERS:-1000}
 gzip=${BENCH_GZIP:-0}
+decode=$([ "${BENCH_DECODE:-0}" = 1 ] && echo true || echo false)
 growth=${BENCH_GROWTH:-1}
 growth_connections=${BENCH_GROWTH_CONNECTIONS:-$([ "$quick" = 1 ] && echo 50 || echo 1000)}
 growth_users=${BENCH_GROWTH_USERS:-1000}
@@ -213,8 +218,8 @@ echo "bench: sizes [$sizes], $sync_runs sync runs, load ${load_seconds}s x $load
 if [ "$growth" = 1 ]; then
   echo "bench: growth to $growth_connections connections x $growth_users users" >&2
 fi
-printf '{"bench":"config","gzip":%s,"quick":%s,"load_seconds":%s,"sizes":"%s","concurrency":"%s"}\n' \
-  "$gzip" "$quick" "$load_seconds" "$sizes" "$concurrency" >>"$raw"
+printf '{"bench":"config","gzip":%s,"decode":%s,"quick":%s,"load_seconds":%s,"sizes":"%s","concurrency":"%s"}\n' \
+  "$gzip" "$([ "$decode" = true ] && echo 1 || echo 0)" "$quick" "$load_seconds" "$sizes" "$concurrency" >>"$raw"
 
 # Micro-benchmarks first, while nothing else of ours runs.
 micro_json=""
@@ -263,7 +268,7 @@ if [ "$load_runs" -gt 0 ]; then
     for c in $concurrency; do
       for method in health list; do
         out=$(client --mode=load --method="$method" --connection="$conn" --concurrency="$c" \
-          --duration="${load_seconds}s" --warmup=1s)
+          --duration="${load_seconds}s" --warmup=1s --decode="$decode")
         eval "$out"
         printf '{"bench":"load","method":"%s","concurrency":%s,"run":%s,"qps":%s,"p50_ms":%s,"p99_ms":%s,"calls":%s,"errors":%s}\n' \
           "$method" "$c" "$run" "$qps" "$p50_ms" "$p99_ms" "$calls" "$errors" >>"$raw"
@@ -301,7 +306,7 @@ growth_load() {  # growth_load STAGE
   for run in $(seq 1 "$growth_load_runs"); do
     for c in $concurrency; do
       out=$(client --mode=load --method=list --connection="$conn" --concurrency="$c" \
-        --duration="${load_seconds}s" --warmup=1s)
+        --duration="${load_seconds}s" --warmup=1s --decode="$decode")
       eval "$out"
       printf '{"bench":"growth_load","stage":"%s","method":"list","concurrency":%s,"run":%s,"qps":%s,"p50_ms":%s,"p99_ms":%s,"calls":%s,"errors":%s}\n' \
         "$1" "$c" "$run" "$qps" "$p50_ms" "$p99_ms" "$calls" "$errors" >>"$raw"
