@@ -9,7 +9,12 @@ if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWC_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C build-fuzz | tail -1
+if ! ninja -C build-fuzz >build-fuzz/ninja.log 2>&1; then
+  echo "fuzz: the fuzzers do not build:" >&2
+  grep -E "error|undefined reference" build-fuzz/ninja.log | head -20 >&2
+  exit 1
+fi
+tail -1 build-fuzz/ninja.log
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for name in collaborators page_token inputs; do
