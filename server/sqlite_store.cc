@@ -459,19 +459,6 @@ int64_t ToNanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000000000 + t.nanos();
 }
 
-google::protobuf::Timestamp FromNanos(int64_t ns) {
-  google::protobuf::Timestamp t;
-  int64_t seconds = ns / 1000000000;
-  int64_t nanos = ns % 1000000000;
-  if (nanos < 0) {
-    nanos += 1000000000;
-    --seconds;
-  }
-  t.set_seconds(seconds);
-  t.set_nanos(static_cast<int32_t>(nanos));
-  return t;
-}
-
 // UserRow is one user as both tables store it.
 struct UserRow {
   int64_t id = 0;
@@ -500,7 +487,7 @@ UserRow UserRowOf(const v1::User& user) {
 // that more follow.
 template <typename Record>
 absl::Status ReadPage(Statement& list, int limit, absl::string_view what,
-                      std::vector<Record>* records, bool* more, int record_column = 0) {
+                      std::vector<Record>* records, bool* more) {
   for (;;) {
     absl::StatusOr<bool> row = list.Step(absl::StrCat("listing ", what, "s"));
     if (!row.ok()) return row.status();
@@ -509,7 +496,7 @@ absl::Status ReadPage(Statement& list, int limit, absl::string_view what,
       *more = true;
       return absl::OkStatus();
     }
-    if (!list.Parse(record_column, &records->emplace_back())) return UnreadableRecord(what);
+    if (!list.Parse(0, &records->emplace_back())) return UnreadableRecord(what);
   }
 }
 
@@ -1156,7 +1143,7 @@ absl::StatusOr<SyncCounts> SqliteStore::ApplySnapshot(const std::string& connect
     ++counts.active;
     const bool known = it != stored.end();
     const int64_t first_seen_ns = known ? it->second.first_seen_ns : now_ns;
-    *sync_fields.mutable_first_seen_time() = FromNanos(first_seen_ns);
+    *sync_fields.mutable_first_seen_time() = ToTimestamp(absl::FromUnixNanos(first_seen_ns));
     record.assign(user.record);
     AppendSyncFields(sync_fields, &record);
     const int64_t digest = RecordDigest(record);
